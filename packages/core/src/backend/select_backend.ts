@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from './register_all_kernels.js';
+
+/** A backend a user can ask for. `tensorflow` is libtensorflow through tfjs-node(-gpu). */
+export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** The backend that actually runs, as tfjs names it. */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+export interface SelectBackendOptions {
+  /** Where the one-line "backend: ..." report goes. Defaults to stderr, so that `--json` output on stdout stays parseable. */
+  log?: (line: string) => void;
+}
+
+const INSTALL_HINT: Record<BackendName, string> = {
+  tensorflow:
+    'install it with `yarn add @tensorflow/tfjs-node-gpu@4.22.0` (NVIDIA GPU, CUDA 11.2 + cuDNN 8.1) ' +
+    'or `yarn add @tensorflow/tfjs-node@4.22.0` (CPU); both download libtensorflow at install time',
+  wasm: 'reinstall dependencies with `yarn install`: @tensorflow/tfjs-backend-wasm is a dependency of @faceshifter/core',
+  cpu: 'reinstall dependencies with `yarn install`: the cpu backend ships with @tensorflow/tfjs',
+};
+
+/** Thrown when a backend asked for by name cannot load; the message says how to install it. */
+export class BackendUnavailableError extends Error {
+  constructor(readonly backend: BackendName, cause: unknown) {
+    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    super(`Backend '${backend}' is not available (${why}); ${INSTALL_HINT[backend]}.`);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+// Dynamic imports keep the optional native packages out of the module graph of users who never ask for them.
+async function loadTensorflow(): Promise<string> {
+  const errors: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but did not register the 'tensorflow' backend`);
+      return pkg;
+    } catch (e) {
+      errors.push(`${pkg}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }
+  }
+  throw new Error(errors.join('; '));
+}
+
+async function loadWasm(): Promise<string> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+  registerWasmTrainingKernels();
+  const threads = wasm.getThreadsCount();
+  return `${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+async function loadCpu(): Promise<string> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
+  return 'pure JS, the correctness reference';
+}
+
+const LOADERS: Record<BackendName, () => Promise<string>> = { tensorflow: loadTensorflow, wasm: loadWasm, cpu: loadCpu };
+const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/**
+ * Makes one backend the active tfjs backend and logs one line naming it.
+ *
+ * `auto` takes tfjs-node-gpu, else tfjs-node, else wasm, else cpu. A backend named explicitly that cannot
+ * load is a {@link BackendUnavailableError}. On wasm it also registers the gradient kernels training needs.
+ */
+export async function selectBackend(request: BackendRequest = 'auto', options: SelectBackendOptions = {}): Promise<BackendName> {
+  if (!BACKEND_CHOICES.includes(request)) {
+    throw new Error(`Unknown backend '${String(request)}': choose one of ${BACKEND_CHOICES.join(', ')}.`);
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const candidates = request === 'auto' ? AUTO_ORDER : [request];
+  const failures: string[] = [];
+  for (const name of candidates) {
+    try {
+      const detail = await LOADERS[name]();
+      await tf.ready();
+      log(`[faceshifter] backend: ${name} (${detail})${failures.length ? `; skipped ${failures.join(', ')}` : ''}`);
+      return name;
+    } catch (e) {
+      if (request !== 'auto') throw new BackendUnavailableError(name, e);
+      failures.push(`${name} (unavailable)`);
+    }
+  }
+  throw new Error('No tfjs backend could be loaded; reinstall dependencies with `yarn install`.');
+}

@@ -1,0 +1,15 @@
+/**
+ * Runs a command's main function and turns any error into one line on stderr and exit code 1.
+ * Without this, an uncaught error inside a wasm-backed call makes Emscripten print its whole module source.
+ */
+export function runCli(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`error: ${message}\n`);
+      if (process.env.FACESHIFTER_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+// Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@faceshifter/core': pkg('core'),
+      '@faceshifter/train': pkg('train'),
+      '@faceshifter/eval': pkg('eval'),
+    },
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
+    setupFiles: ['./vitest.setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
