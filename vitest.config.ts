@@ -18,5 +18,10 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
+    projects: (['wasm', 'cpu'] as const).map((backend) => ({
+      extends: true as const,
+      test: { name: backend, env: { FACESHIFTER_BACKEND: backend } },
+    })),
   },
 });

@@ -1,6 +1,6 @@
 import { selectBackend, type BackendRequest } from '@faceshifter/core';
 
-// Every test file runs on one backend: wasm by default (what training here uses), or the one named by
-// FACESHIFTER_BACKEND, e.g. `FACESHIFTER_BACKEND=cpu yarn test` for the correctness reference.
+// Each test file runs on one backend, named by FACESHIFTER_BACKEND: vitest.config.ts runs the suite once on wasm
+// (what training here uses) and once on cpu (the correctness reference). Run one with `yarn test --project cpu`.
 const backend = (process.env.FACESHIFTER_BACKEND ?? 'wasm') as BackendRequest;
 await selectBackend(backend, { log: () => {} });

@@ -1,0 +1,14 @@
+/**
+ * @faceshifter/train: FaceShifter's losses, the AEI-Net and HEAR-Net trainers, and their logging.
+ * This file is the package's whole public API.
+ */
+
+// Losses (faceshifter.md §9), one file each, usable on their own.
+export { hingeGeneratorLoss, hingeDiscriminatorLoss } from './losses/adversarial.js';
+export { identityLoss } from './losses/identity.js';
+export { attributeLoss } from './losses/attribute.js';
+export { reconstructionLoss } from './losses/reconstruction.js';
+export { changeLoss } from './losses/change.js';
+
+// Logging: TensorBoard event files written without TensorFlow.
+export { TensorBoardWriter } from './logging/tensorboard.js';
