@@ -10,3 +10,10 @@ export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 
 // Command-line plumbing shared by the packages' commands.
 export { runCli } from './cli/run_cli.js';
+
+// Images: a PNG codec with tEXt chunks (sample grids, and the synthetic-content mark on every swap).
+export { encodePng, decodePng, readPngText } from './image/png.js';
+export type { RawImage } from './image/png.js';
+
+// Crash-safe file and directory writes (checkpoints, outputs).
+export { writeFileAtomic, writeDirectoryAtomic } from './weights/atomic_fs.js';

@@ -12,3 +12,9 @@ export { changeLoss } from './losses/change.js';
 
 // Logging: TensorBoard event files written without TensorFlow.
 export { TensorBoardWriter } from './logging/tensorboard.js';
+
+// The training loop: progress, logging, checkpoints, resume, Ctrl-C and NaN guard around a trainer's step.
+export { runTrainingLoop, listCheckpoints, NonFiniteLossError } from './trainers/training_loop.js';
+export type { TrainingTask, TrainingLoopOptions, TrainingResult, TrainingOutcome } from './trainers/training_loop.js';
+export { ProgressBar } from './logging/progress.js';
+export { MetricsCsv } from './logging/metrics_csv.js';

@@ -1,0 +1,200 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { encodePng, writeDirectoryAtomic, writeFileAtomic, type RawImage } from '@faceshifter/core';
+import { MetricsCsv } from '../logging/metrics_csv.js';
+import { ProgressBar } from '../logging/progress.js';
+import { TensorBoardWriter } from '../logging/tensorboard.js';
+
+/**
+ * What a trainer (AEI, HEAR) gives the loop. The loop owns everything around the step, once: progress, logging,
+ * sample grids, checkpoints and their rotation, resume, Ctrl-C, and the stop on a non-finite loss — in the spirit
+ * of PyTorch Lightning, so that a trainer is its step and its state.
+ */
+export interface TrainingTask {
+  /** Runs optimisation step `step` (0-based) and returns its scalars under TensorBoard tags, e.g. 'loss/id'. */
+  trainStep(step: number): Promise<Record<string, number>>;
+  /** Writes all state needed to continue exactly (weights, optimiser moments, data order and RNG) into `dir`. */
+  saveState(dir: string): Promise<void>;
+  /** Restores what {@link saveState} wrote. */
+  loadState(dir: string): Promise<void>;
+  /** A grid of sample images (e.g. source | target | swap), logged every `sampleEvery` steps. */
+  sampleGrid?(): Promise<RawImage>;
+  /** Scalars that are not losses, logged with them (e.g. the learning rate). */
+  extraScalars?(): Record<string, number>;
+}
+
+export interface TrainingLoopOptions {
+  runDir: string;
+  /** Total optimisation steps of the run; a resumed run continues up to the same number. */
+  steps: number;
+  logEvery: number;
+  sampleEvery: number;
+  checkpointEvery: number;
+  /** How many of the newest checkpoints to keep (the best one is kept as well). */
+  keepLast: number;
+  /** The scalar whose mean over a checkpoint interval picks the best checkpoint (lower is better). */
+  monitor: string;
+  /** Continue from the newest checkpoint in `runDir`. */
+  resume: boolean;
+  /** Shown before the progress bar. */
+  label?: string;
+  /** Overrides progress output (tests). */
+  progressStream?: NodeJS.WriteStream;
+  /** Stops after this many steps of this invocation, as if interrupted (tests; "preemption"). */
+  stopAfter?: number;
+}
+
+export type TrainingOutcome = 'completed' | 'interrupted';
+export interface TrainingResult {
+  outcome: TrainingOutcome;
+  /** Steps completed in total, this invocation and earlier ones. */
+  step: number;
+  /** First and last logged value of every scalar in this invocation. */
+  first: Record<string, number>;
+  last: Record<string, number>;
+  lastCheckpoint: string | null;
+  wallMs: number;
+}
+
+/** Thrown when a loss becomes NaN or infinite; names the loss, the step and the checkpoint to resume from. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly tag: string, readonly value: number, readonly step: number, readonly lastCheckpoint: string | null) {
+    super(
+      `${tag} is ${value} at step ${step}; training stopped. ` +
+        (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (continue with --resume after lowering train.lr or the loss weights).` : 'No checkpoint was written yet: lower train.lr or the loss weights and start again.'),
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+const CHECKPOINTS = 'checkpoints';
+const STATE_FILE = 'loop_state.json';
+
+interface LoopState {
+  step: number;
+  best: { step: number; value: number } | null;
+}
+
+const checkpointName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
+
+/** Checkpoint directories of a run, oldest first. Staging leftovers of an interrupted write are ignored. */
+export async function listCheckpoints(runDir: string): Promise<{ step: number; dir: string }[]> {
+  const root = path.join(runDir, CHECKPOINTS);
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(root);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^step-\d{8}$/.test(n))
+    .map((n) => ({ step: Number(n.slice(5)), dir: path.join(root, n) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Runs `task` from its current state (or the newest checkpoint, with `resume`) until `steps`, or Ctrl-C. */
+export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopOptions): Promise<TrainingResult> {
+  const started = performance.now();
+  await fs.mkdir(path.join(options.runDir, 'samples'), { recursive: true });
+  let state: LoopState = { step: 0, best: null };
+  let lastCheckpoint: string | null = null;
+  const metrics = new MetricsCsv(path.join(options.runDir, 'metrics.csv'));
+
+  if (options.resume) {
+    const newest = (await listCheckpoints(options.runDir)).at(-1);
+    if (!newest) throw new Error(`--resume ${options.runDir}: no checkpoint found under ${path.join(options.runDir, CHECKPOINTS)}; start without --resume.`);
+    await task.loadState(newest.dir);
+    state = JSON.parse(await fs.readFile(path.join(newest.dir, STATE_FILE), 'utf8')) as LoopState;
+    lastCheckpoint = newest.dir;
+    metrics.truncateAfter(state.step);
+  }
+
+  const tb = new TensorBoardWriter(options.runDir);
+  const progress = new ProgressBar({ total: options.steps, start: state.step, label: options.label, stream: options.progressStream });
+  const first: Record<string, number> = {};
+  const last: Record<string, number> = {};
+  let intervalSum = 0;
+  let intervalCount = 0;
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130); // a second Ctrl-C does not wait for the checkpoint
+    interrupted = true;
+    process.stderr.write('\nInterrupted: writing a checkpoint, then stopping (Ctrl-C again to quit at once).\n');
+  };
+  process.on('SIGINT', onSigint);
+
+  const checkpoint = async (): Promise<void> => {
+    if (intervalCount > 0) {
+      const mean = intervalSum / intervalCount;
+      if (state.best === null || mean < state.best.value) state.best = { step: state.step, value: mean };
+      intervalSum = 0;
+      intervalCount = 0;
+    }
+    const dir = path.join(options.runDir, CHECKPOINTS, checkpointName(state.step));
+    await writeDirectoryAtomic(dir, async (staging) => {
+      await task.saveState(staging);
+      await fs.writeFile(path.join(staging, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+    });
+    lastCheckpoint = dir;
+    await rotateCheckpoints(options.runDir, options.keepLast, state.best?.step ?? null);
+  };
+
+  const startStepThisRun = state.step;
+  try {
+    while (state.step < options.steps && !interrupted) {
+      const stepStart = performance.now();
+      const scalars = await task.trainStep(state.step);
+      const stepMs = performance.now() - stepStart;
+      for (const [tag, value] of Object.entries(scalars)) {
+        if (!Number.isFinite(value)) throw new NonFiniteLossError(tag, value, state.step, lastCheckpoint);
+      }
+      state.step += 1;
+      const logged = { ...scalars, ...(task.extraScalars?.() ?? {}), 'time/step_ms': stepMs };
+      if (options.monitor in logged) {
+        intervalSum += logged[options.monitor]!;
+        intervalCount += 1;
+      }
+      for (const [k, v] of Object.entries(logged)) {
+        first[k] ??= v;
+        last[k] = v;
+      }
+      if (state.step % options.logEvery === 0 || state.step === options.steps || state.step === startStepThisRun + 1) {
+        for (const [tag, value] of Object.entries(logged)) tb.scalar(tag, value, state.step);
+        metrics.append(state.step, logged);
+      }
+      if (task.sampleGrid && (state.step % options.sampleEvery === 0 || state.step === options.steps)) {
+        await logSamples(task, tb, options.runDir, state.step);
+      }
+      if (state.step % options.checkpointEvery === 0 || state.step === options.steps) await checkpoint();
+      progress.update(state.step, shortLosses(scalars));
+      if (options.stopAfter !== undefined && state.step - startStepThisRun >= options.stopAfter) interrupted = true;
+    }
+    if (interrupted && lastCheckpoint !== path.join(options.runDir, CHECKPOINTS, checkpointName(state.step))) await checkpoint();
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+    tb.close();
+  }
+  return { outcome: interrupted ? 'interrupted' : 'completed', step: state.step, first, last, lastCheckpoint, wallMs: performance.now() - started };
+}
+
+async function logSamples(task: TrainingTask, tb: TensorBoardWriter, runDir: string, step: number): Promise<void> {
+  const grid = await task.sampleGrid!();
+  const png = encodePng(grid);
+  tb.image('samples', png, { height: grid.height, width: grid.width, channels: grid.channels }, step);
+  await writeFileAtomic(path.join(runDir, 'samples', `${checkpointName(step)}.png`), png);
+}
+
+/** Deletes all but the newest `keepLast` checkpoints, never the best one. */
+async function rotateCheckpoints(runDir: string, keepLast: number, bestStep: number | null): Promise<void> {
+  const all = await listCheckpoints(runDir);
+  const keep = new Set(all.slice(-Math.max(1, keepLast)).map((c) => c.step));
+  if (bestStep !== null) keep.add(bestStep);
+  for (const c of all) if (!keep.has(c.step)) await fs.rm(c.dir, { recursive: true, force: true });
+}
+
+function shortLosses(scalars: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(scalars)) if (k.startsWith('loss/')) out[k.slice(5)] = v;
+  return out;
+}
