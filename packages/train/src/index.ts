@@ -18,3 +18,7 @@ export { runTrainingLoop, listCheckpoints, NonFiniteLossError } from './trainers
 export type { TrainingTask, TrainingLoopOptions, TrainingResult, TrainingOutcome } from './trainers/training_loop.js';
 export { ProgressBar } from './logging/progress.js';
 export { MetricsCsv } from './logging/metrics_csv.js';
+
+// Data: synthetic occlusions for HEAR-Net training.
+export { OcclusionAugmenter } from './data/occlusion.js';
+export type { OcclusionOptions, OcclusionKind, FloatImage } from './data/occlusion.js';
