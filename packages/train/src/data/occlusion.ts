@@ -44,7 +44,7 @@ interface Rgba {
 }
 
 export class OcclusionAugmenter {
-  private rng: seedrandom.PRNG;
+  private rng: seedrandom.prng;
   private readonly scale: [number, number];
   private readonly maxRotation: number;
   private readonly user: Rgba[];

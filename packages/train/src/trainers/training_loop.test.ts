@@ -10,7 +10,7 @@ import { listCheckpoints, NonFiniteLossError, runTrainingLoop, type TrainingLoop
 /** A stand-in trainer: noisy gradient descent on w toward 3, with its RNG state saved like a real data loader's. */
 class ToyTask implements TrainingTask {
   w = 0;
-  rng: seedrandom.PRNG;
+  rng: seedrandom.prng;
   failAt: number | null = null;
   crashOnSave = false;
   constructor(seed: string) {

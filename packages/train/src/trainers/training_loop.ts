@@ -149,7 +149,7 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
         if (!Number.isFinite(value)) throw new NonFiniteLossError(tag, value, state.step, lastCheckpoint);
       }
       state.step += 1;
-      const logged = { ...scalars, ...(task.extraScalars?.() ?? {}), 'time/step_ms': stepMs };
+      const logged: Record<string, number> = { ...scalars, ...(task.extraScalars?.() ?? {}), 'time/step_ms': stepMs };
       if (options.monitor in logged) {
         intervalSum += logged[options.monitor]!;
         intervalCount += 1;
