@@ -12,6 +12,7 @@ export { changeLoss } from './losses/change.js';
 
 // Logging: TensorBoard event files written without TensorFlow.
 export { TensorBoardWriter } from './logging/tensorboard.js';
+export { sampleGrid } from './logging/sample_grid.js';
 
 // The training loop: progress, logging, checkpoints, resume, Ctrl-C and NaN guard around a trainer's step.
 export { runTrainingLoop, listCheckpoints, NonFiniteLossError } from './trainers/training_loop.js';
