@@ -20,7 +20,9 @@ export function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): RawImage {
   const height = rows * (h + gap) - gap;
   const data = new Uint8Array(width * height * 3).fill(255);
   columns.forEach((col, ci) => {
-    const pixels = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(col.slice([0, 0, 0, 0], [rows, h, w, 3]), 1), 127.5), 0, 255).round()).dataSync();
+    const bytes = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(col.slice([0, 0, 0, 0], [rows, h, w, 3]), 1), 127.5), 0, 255).round());
+    const pixels = bytes.dataSync();
+    bytes.dispose();
     for (let r = 0; r < rows; r++) {
       for (let y = 0; y < h; y++) {
         const src = (r * h + y) * w * 3;
