@@ -16,4 +16,87 @@ export { encodePng, decodePng, readPngText } from './image/png.js';
 export type { RawImage } from './image/png.js';
 
 // Crash-safe file and directory writes (checkpoints, outputs).
-export { writeFileAtomic, writeDirectoryAtomic } from './weights/atomic_fs.js';
+export { writeFileAtomic, writeDirectoryAtomic, writeStagedFile, findInterruptedDirectories } from './weights/atomic_fs.js';
+export type { FileChunks, InterruptedDirectories } from './weights/atomic_fs.js';
+
+// Layers: FaceShifter's building blocks as serialisable tfjs layers (usable in any tf.model, save/load intact).
+export { AADLayer } from './layers/aad.js';
+export type { AADLayerArgs } from './layers/aad.js';
+export { AADResBlk } from './layers/aad_resblk.js';
+export type { AADResBlkArgs } from './layers/aad_resblk.js';
+export { InstanceNorm, instanceNormalize } from './layers/instance_norm.js';
+export type { InstanceNormArgs } from './layers/instance_norm.js';
+export { ConcatIntegration } from './layers/concat_integration.js';
+export type { ConcatIntegrationArgs } from './layers/concat_integration.js';
+export { UpsampleBilinear } from './layers/upsample_bilinear.js';
+export type { UpsampleBilinearArgs } from './layers/upsample_bilinear.js';
+export { AvgPoolExcludePad } from './layers/avg_pool_exclude_pad.js';
+export type { AvgPoolExcludePadArgs } from './layers/avg_pool_exclude_pad.js';
+export { deriveSeed, xavierNormal } from './layers/initializers.js';
+
+// Models: the networks (tfjs LayersModels), their channel plan, and their weights by name.
+export { MultilevelAttributeEncoder } from './models/attribute_encoder.js';
+export { AADGenerator } from './models/aad_generator.js';
+export { AEINet } from './models/aei_net.js';
+export type { AEIOutput } from './models/aei_net.js';
+export { HEARNet } from './models/hear_net.js';
+export { NLayerDiscriminator, patchGANConvs } from './models/nlayer_discriminator.js';
+export type { PatchGANConv } from './models/nlayer_discriminator.js';
+export { MultiscaleDiscriminator } from './models/multiscale_discriminator.js';
+export { planAEI, replayModel } from './models/builder.js';
+export type { AEIPlan, BuildOptions, EncoderDown, EncoderUp, GeneratorBlock } from './models/builder.js';
+export { namedWeights, referenceName, countTrainableParams, weightedLayers } from './models/named_weights.js';
+export type { NamedWeight, WeightKind } from './models/named_weights.js';
+export { summarizeNetwork, summarizeModelConfig, formatSummary, buildNetworks, SUMMARIZED_NETWORKS } from './models/summary.js';
+export type { NetworkSummary, SummaryRow, Networks, SummarizedNetwork } from './models/summary.js';
+
+// Config: the typed model section, its presets and validation; the schema helpers the train package reuses.
+export { resolveModelConfig, modelSection, modelConfigFromDocument, loadModelConfig, readYamlFile, modelConfigSchema, MODEL_PRESETS, MODEL_PRESET_VALUES } from './config/model_config.js';
+export type { ModelConfig, ModelConfigInput, ModelPresetName, AADConfig, GeneratorConfig, DiscriminatorConfig, AADMaskMode, AADNorm, DiscriminatorNorm } from './config/model_config.js';
+export * as schema from './config/schema.js';
+export { ConfigError } from './config/schema.js';
+
+// Faces: detection + 68 landmarks (face-api), 5-point reduction, FFHQ-style similarity alignment, paste-back, photo I/O.
+export { loadFaceDetector, FaceDetector } from './faces/detector.js';
+export type { DetectedFace, DetectOptions } from './faces/detector.js';
+export { reduceLandmarks68, eyeDistance } from './faces/landmarks.js';
+export { FFHQ_TEMPLATE, DEFAULT_LANDMARK_WEIGHTS, estimateSimilarity, alignmentTransform, alignFace, warpAffine, pasteBack, applyAffine, invertAffine, affineScale } from './faces/alignment.js';
+export type { Point, Landmarks5, Affine, AlignedFace, BorderMode, PasteBackOptions } from './faces/alignment.js';
+export { decodeImage, resizeImage, encodePngSharp, writePng, imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from './faces/image_io.js';
+export type { DecodeOptions } from './faces/image_io.js';
+export { packageFile, loadFaceApiWeights, loadGraphModelFiles } from './faces/model_files.js';
+export type { ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
+
+// Identity encoders (z_id): frozen, differentiable w.r.t. the input, loaded offline from the pinned npm packages.
+export { loadIdentityEncoder, IDENTITY_ENCODERS } from './identity/registry.js';
+export type { IdentityEncoder, IdentityEncoderName } from './identity/identity_encoder.js';
+export { FaceApiRecognition, loadFaceApiRecognition, FACE_API_CROP } from './identity/face_api_recognition.js';
+export { HumanFaceres, loadHumanFaceres, FACERES_CROP } from './identity/human_faceres.js';
+export { CropResize } from './identity/crop.js';
+export type { CropBox } from './identity/crop.js';
+
+// Weights: safetensors I/O, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names,
+// and a file-system IOHandler for model.save / tf.loadLayersModel without tfjs-node.
+export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors, SafetensorsError } from './weights/safetensors.js';
+export type { SafetensorsDtype, SafetensorsData, SafetensorsTensor, SafetensorsEntry, SafetensorsFile } from './weights/safetensors.js';
+export { toTorchLayout, fromTorchLayout, torchShape, ourShapeFromTorch, permuteAxes } from './weights/layout.js';
+export type { LayoutKind } from './weights/layout.js';
+export { NETWORK_NAMES, referenceTensors, exportReferenceTensors, importReferenceTensors, detectReferenceNetwork } from './weights/reference_mapping.js';
+export type { NetworkName, ReferenceTensor, ExportReferenceOptions, ImportReferenceOptions } from './weights/reference_mapping.js';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  saveCheckpoint,
+  writeCheckpointFiles,
+  loadCheckpoint,
+  loadCheckpointNetworks,
+  readCheckpoint,
+  resolveCheckpointDir,
+  buildNetwork,
+  networkTensors,
+  networkFile,
+} from './weights/checkpoint.js';
+export type { CheckpointMeta, CheckpointNetworks, CheckpointContents, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';
+export { exportWeights, importWeights, inspectWeights } from './weights/commands.js';
+export type { ExportOptions, ExportResult, ImportOptions } from './weights/commands.js';
+export { fileSystem, registerFileSystemRouter } from './weights/file_system.js';

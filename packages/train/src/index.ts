@@ -23,3 +23,28 @@ export { MetricsCsv } from './logging/metrics_csv.js';
 // Data: synthetic occlusions for HEAR-Net training.
 export { OcclusionAugmenter } from './data/occlusion.js';
 export type { OcclusionOptions, OcclusionKind, FloatImage } from './data/occlusion.js';
+
+// Data: dataset preparation (yarn prepare-data), manifests, the embedded dataset, and the (X_s, X_t, same) loader.
+export { prepareDataset, mergeShards, parseShard, stableHash, inShard, listFiles } from './data/prepare.js';
+export type { PrepareOptions, PrepareSummary, Layout, Shard } from './data/prepare.js';
+export { readManifest, readManifestFile, manifestFiles, manifestToCsv, skippedToCsv, MANIFEST_COLUMNS } from './data/manifest.js';
+export type { ManifestRow, SkippedRow } from './data/manifest.js';
+export { buildEmbedded, stageEmbeddedInputs, FACEMATCH_PERSON, HUMAN_PORTRAITS, FACE_API_PHOTOS } from './data/embedded.js';
+export type { StagedTile } from './data/embedded.js';
+export { FacePairLoader, listDatasetItems } from './data/loader.js';
+export type { FacePairLoaderOptions, FacePairBatch, DatasetItem } from './data/loader.js';
+export { augmentBatch, drawAugment, FACESHIFTER_JITTER } from './data/augment.js';
+export type { ColorJitter, AugmentParams } from './data/augment.js';
+
+// Config: the whole training config file, typed and validated (the model section is core's).
+export { resolveTrainConfig, loadTrainConfig, applyOverrides, IDENTITY_DIMS } from './config/train_config.js';
+export type { TrainConfig, AEIWeights, HEARWeights } from './config/train_config.js';
+
+// Models: AEI-Net's objective as named losses, between the networks and the trainer.
+export { generatorLosses, discriminatorLoss } from './models/aei_model.js';
+export type { AEINetworks, GeneratorLosses } from './models/aei_model.js';
+export type { PairBatch, PairBatchSource } from './models/pair_batch.js';
+
+// Trainers.
+export { AEITrainer } from './trainers/aei_trainer.js';
+export { optimizerStep, trainableVariables, saveOptimizer, loadOptimizer } from './trainers/optimization.js';

@@ -1,22 +1,35 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2DBackpropFilterConfig } from './kernels/Conv2DBackpropFilter.js';
+import { conv2DBackpropInputConfig } from './kernels/Conv2DBackpropInput.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './kernels/DepthwiseConv2dNativeBackpropFilter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/DepthwiseConv2dNativeBackpropInput.js';
+import { maxPoolGradConfig } from './kernels/MaxPoolGrad.js';
 
 /**
- * Kernels the wasm backend lacks, or runs on a slow generic path, that training needs so that `tf.grad`
- * works through every op of AEI-Net, HEAR-Net, the discriminator and the frozen identity networks.
- * Each lives in kernels/<KernelName>.ts.
+ * Kernels that training needs on the wasm backend, which lacks them (the conv filter gradients, both depthwise
+ * gradients), runs them on a slow scalar path (Conv2DBackpropInput, ~2 GFLOP/s, also the forward pass of
+ * conv2dTranspose), or computes them wrongly (MaxPoolGrad), so that `tf.grad` works, and runs at forward-conv
+ * speed, through every op of AEI-Net, HEAR-Net, the discriminator and the frozen identity networks.
+ * Each lives in kernels/<KernelName>.ts and is built on the backend's XNNPACK convolution and GEMM.
  */
-const WASM_TRAINING_KERNELS: tf.KernelConfig[] = [];
+export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  maxPoolGradConfig,
+];
 
-let registered = false;
-
-/** Registers (or replaces) the wasm training kernels. Idempotent; safe to call before or after `setBackend('wasm')`. */
+/**
+ * Registers the wasm training kernels, replacing the backend's own where it has one. Idempotent, and safe before
+ * or after `setBackend('wasm')`; call it again if @tensorflow/tfjs-backend-wasm is first imported afterwards, as its
+ * import re-registers the stock kernels.
+ */
 export function registerWasmTrainingKernels(): void {
-  if (registered) return;
   for (const config of WASM_TRAINING_KERNELS) {
-    if (tf.getKernel(config.kernelName, config.backendName) !== undefined) {
-      tf.unregisterKernel(config.kernelName, config.backendName);
-    }
+    const current = tf.getKernel(config.kernelName, config.backendName);
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
   }
-  registered = true;
 }

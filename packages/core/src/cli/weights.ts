@@ -1,0 +1,81 @@
+/**
+ * `yarn weights export --checkpoint <dir> --out x.safetensors [--network aei|hearnet|discriminator|all]`
+ * `yarn weights import --in x.safetensors [--in d.safetensors] --config <yaml> --out <dir> [--network ...]`
+ * `yarn weights inspect --in x.safetensors`
+ *
+ * Converts between this project's checkpoints (tfjs names, NHWC) and the PyTorch reference's state_dicts in
+ * safetensors (reference names, OIHW/IOHW/[out,in]). Convert a reference `.pth` with Python first:
+ * `safetensors.torch.save_file(torch.load('G_latest.pth', map_location='cpu'), 'G_latest.safetensors')`.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
+import { exportWeights, importWeights, inspectWeights } from '../weights/commands.js';
+import { NETWORK_NAMES, type NetworkName } from '../weights/reference_mapping.js';
+import { runCli } from './run_cli.js';
+
+const EXPORT_CHOICES = [...NETWORK_NAMES, 'all'] as const;
+const IMPORT_CHOICES = ['auto', ...NETWORK_NAMES, 'all'] as const;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+runCli(async () => {
+  await yargs(hideBin(process.argv))
+    .scriptName('yarn weights')
+    .usage('$0 <export|import|inspect> [options]\n\nCheckpoints ↔ the PyTorch reference implementation\'s weights (safetensors).')
+    .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend that builds the networks' })
+    .command(
+      'export',
+      'write a checkpoint\'s weights in the reference\'s names and layouts',
+      (y) =>
+        y
+          .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint directory (has meta.json, config.yaml)' })
+          .option('out', { type: 'string', demandOption: true, describe: 'safetensors file to write' })
+          .option('network', {
+            choices: EXPORT_CHOICES,
+            default: 'aei' as NetworkName | 'all',
+            describe: 'network to export; all = every network in the checkpoint, names prefixed with aei./hearnet./discriminator.',
+          }),
+      async (argv) => {
+        await selectBackend(argv.backend);
+        const r = await exportWeights({ checkpoint: argv.checkpoint, out: argv.out, network: argv.network });
+        process.stdout.write(`wrote ${argv.out}: ${r.networks.join(', ')}, ${r.tensors} tensors, ${megabytes(r.bytes)}\n`);
+      },
+    )
+    .command(
+      'import',
+      'build the networks of a config, load reference weights into them, and write a checkpoint',
+      (y) =>
+        y
+          .option('in', { type: 'string', array: true, demandOption: true, describe: 'reference safetensors file(s); repeat for AEI-Net and D' })
+          .option('config', { type: 'string', demandOption: true, describe: 'YAML config with a model: section (e.g. configs/paper.yaml)' })
+          .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory to write (replaced atomically)' })
+          .option('network', {
+            choices: IMPORT_CHOICES,
+            default: 'auto' as (typeof IMPORT_CHOICES)[number],
+            describe: 'network each input holds; auto reads the file metadata or the tensor names',
+          }),
+      async (argv) => {
+        await selectBackend(argv.backend);
+        const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network });
+        process.stdout.write(`wrote checkpoint ${argv.out}: ${meta.networks.join(', ')}\n`);
+      },
+    )
+    .command(
+      'inspect',
+      'list the tensors of a safetensors file (name, dtype, shape)',
+      (y) => y.option('in', { type: 'string', demandOption: true, describe: 'safetensors file' }),
+      async (argv) => {
+        for (const line of await inspectWeights(argv.in)) process.stdout.write(line + '\n');
+      },
+    )
+    .demandCommand(1, 'Name a command: export, import or inspect.')
+    // Errors from a command body and usage errors alike become one line through runCli.
+    .fail((message, error) => {
+      throw error ?? new Error(`${message} (see yarn weights --help)`);
+    })
+    .strict()
+    .parseAsync();
+});

@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs';
+import type { RawImage } from '../image/png.js';
+import type { Landmarks5, Point } from './alignment.js';
+import { reduceLandmarks68 } from './landmarks.js';
+import { loadFaceApiWeights } from './model_files.js';
+
+/**
+ * Face detection and 68 landmarks with @vladmandic/face-api (pinned 1.7.15): SSD MobileNet v1, falling back to
+ * the Tiny Face Detector when SSD finds nothing, then the 68-point landmark net on each box.
+ *
+ * One tfjs in the process: face-api's `face-api.node-wasm.js` build takes `@tensorflow/tfjs` and
+ * `@tensorflow/tfjs-backend-wasm` as external `require`s (it bundles no tfjs), so it runs on this project's
+ * tfjs 4.22.0 and whatever backend `selectBackend` chose. Its other builds either bundle a second tfjs-core
+ * (face-api.js, face-api.esm.js) or require tfjs-node (face-api.node.js), which does not install offline.
+ * Weights are read from the package's `model/` folder (never fetched) and handed over with `loadFromWeightMap`.
+ */
+
+/** One detected face, in the photo's pixel coordinates. */
+export interface DetectedFace {
+  box: { x: number; y: number; width: number; height: number };
+  /** Detector confidence in [0, 1]. */
+  score: number;
+  /** Which detector found it. */
+  detector: 'ssd' | 'tiny';
+  landmarks68: Point[];
+  landmarks5: Landmarks5;
+}
+
+export interface DetectOptions {
+  /** Minimum detector score; default 0.5. */
+  minScore?: number;
+  /** Use the Tiny Face Detector when SSD finds no face; default true. */
+  fallbackToTiny?: boolean;
+  /** At most this many faces, the highest scores first; default 100. */
+  maxFaces?: number;
+}
+
+// The slice of face-api's API used here, typed locally: its bundled .d.ts declares its own copy of tfjs's
+// Tensor classes, which would not unify with this project's @tensorflow/tfjs types.
+interface FaceApiNet {
+  loadFromWeightMap(weightMap: tf.NamedTensorMap): void;
+  readonly isLoaded: boolean;
+}
+interface FaceApiResult {
+  detection: { score: number; box: { x: number; y: number; width: number; height: number } };
+  landmarks: { positions: { x: number; y: number }[] };
+}
+interface FaceApiTask {
+  withFaceLandmarks(): Promise<FaceApiResult[]>;
+}
+interface FaceApiModule {
+  nets: { ssdMobilenetv1: FaceApiNet; tinyFaceDetector: FaceApiNet; faceLandmark68Net: FaceApiNet };
+  SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
+  TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
+  detectAllFaces(input: tf.Tensor3D, options: unknown): FaceApiTask;
+}
+
+let faceApi: Promise<FaceApiModule> | undefined;
+
+/** Loads face-api's detector and landmark weights once per process (they stay in memory: ~12 MB). */
+async function loadFaceApi(): Promise<FaceApiModule> {
+  faceApi ??= (async () => {
+    const mod = (await import('@vladmandic/face-api/dist/face-api.node-wasm.js')) as unknown as FaceApiModule & { default?: FaceApiModule };
+    const api = mod.default?.nets ? mod.default : mod;
+    api.nets.ssdMobilenetv1.loadFromWeightMap(loadFaceApiWeights('ssd_mobilenetv1_model'));
+    api.nets.tinyFaceDetector.loadFromWeightMap(loadFaceApiWeights('tiny_face_detector_model'));
+    api.nets.faceLandmark68Net.loadFromWeightMap(loadFaceApiWeights('face_landmark_68_model'));
+    return api;
+  })();
+  try {
+    return await faceApi;
+  } catch (e) {
+    faceApi = undefined;
+    throw e;
+  }
+}
+
+/** Detects faces and their landmarks; see {@link detectFaces}. Create with {@link loadFaceDetector}. */
+export class FaceDetector {
+  private constructor(private readonly api: FaceApiModule) {}
+
+  static async load(): Promise<FaceDetector> {
+    return new FaceDetector(await loadFaceApi());
+  }
+
+  /** Faces in an 8-bit RGB photo, highest score first. An image with no face gives []. */
+  async detect(photo: RawImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
+    if (photo.channels !== 3) throw new Error(`FaceDetector.detect: expected an RGB image, got ${photo.channels} channels.`);
+    const minScore = options.minScore ?? 0.5;
+    const maxFaces = options.maxFaces ?? 100;
+    const input = tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32');
+    try {
+      let detector: DetectedFace['detector'] = 'ssd';
+      let found = await this.api
+        .detectAllFaces(input, new this.api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: maxFaces }))
+        .withFaceLandmarks();
+      if (found.length === 0 && (options.fallbackToTiny ?? true)) {
+        detector = 'tiny';
+        found = await this.api
+          .detectAllFaces(input, new this.api.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minScore }))
+          .withFaceLandmarks();
+      }
+      return found
+        .map((r): DetectedFace => {
+          const landmarks68 = r.landmarks.positions.map((p): Point => [p.x, p.y]);
+          const { x, y, width, height } = r.detection.box;
+          return { box: { x, y, width, height }, score: r.detection.score, detector, landmarks68, landmarks5: reduceLandmarks68(landmarks68) };
+        })
+        .sort((a, b) => b.score - a.score)
+        .slice(0, maxFaces);
+    } finally {
+      input.dispose();
+    }
+  }
+}
+
+/** The detector, loaded from @vladmandic/face-api's files (once per process). */
+export function loadFaceDetector(): Promise<FaceDetector> {
+  return FaceDetector.load();
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, resolveTrainConfig } from './train_config.js';
+
+const minimal = (): Record<string, unknown> => ({
+  name: 'unit',
+  seed: 1,
+  model: { preset: 'tiny' },
+  data: { root: 'datasets/embedded' },
+  train: { steps: 10, batchSize: 2 },
+});
+
+describe('training config', () => {
+  it('applies the paper defaults to a minimal config', () => {
+    const c = resolveTrainConfig(minimal());
+    expect(c.stage).toBe('aei');
+    expect(c.train).toMatchObject({ lr: 4e-4, lrD: 4e-4, beta1: 0, beta2: 0.999, weights: { adv: 1, att: 10, id: 5, rec: 10 } });
+    expect(c.data).toMatchObject({ sameProbability: 0.2, flip: true, colorJitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.01 } });
+    expect(c.identity.encoder).toBe('face-api-recognition');
+    expect(c.model.resolution).toBe(64);
+  });
+
+  it('names an unknown key, at any depth, with the valid keys', () => {
+    expect(() => resolveTrainConfig({ ...minimal(), trian: {} })).toThrow(/^trian: unknown key; valid keys: name, seed, stage, identity, data, train, hear, model$/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['train.stpes=3']))).toThrow(/^train\.stpes: unknown key/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['model.aad.maks=none']))).toThrow(/^model\.aad\.maks: unknown key; valid keys: mask, gammaBetaKernel, norm/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['train.weights.idd=1']))).toThrow(/^train\.weights\.idd: unknown key/);
+  });
+
+  it('names a missing required key and a bad value', () => {
+    const { train: _, ...noTrain } = minimal();
+    expect(() => resolveTrainConfig(noTrain)).toThrow(/^train: required key is missing/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['train.steps=0']))).toThrow(/^train\.steps: expected an integer >= 1, got 0/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['data.sameProbability=1.5']))).toThrow(/^data\.sameProbability: expected a number >= 0 and <= 1/);
+  });
+
+  it('--set overrides keep YAML types', () => {
+    const c = resolveTrainConfig(applyOverrides(minimal(), ['train.steps=20', 'train.lr=1e-4', 'data.flip=false', 'model.aad.mask=constant']));
+    expect([c.train.steps, c.train.lr, c.data.flip, c.model.aad.mask]).toEqual([20, 1e-4, false, 'constant']);
+    expect(() => applyOverrides(minimal(), ['train.steps'])).toThrow(/expects key\.path=value/);
+  });
+
+  it('checks z_id length against the identity encoder', () => {
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['model.cId=512']))).toThrow(/^model\.cId: is 512 but identity\.encoder 'face-api-recognition' gives 128-d embeddings; set model\.cId: 128/);
+  });
+
+  it('the HEAR stage has its own loss weights and needs the AEI-Net checkpoint', () => {
+    const hear = applyOverrides(minimal(), ['stage=hear']);
+    expect(() => resolveTrainConfig(hear)).toThrow(/^hear: stage 'hear' needs a hear section/);
+    const c = resolveTrainConfig(applyOverrides(hear, ['hear.aeiCheckpoint=runs/aei-tiny']));
+    expect(c.train.weights).toEqual({ id: 1, chg: 1, rec: 1 });
+    expect(() => resolveTrainConfig(applyOverrides(hear, ['hear.aeiCheckpoint=x', 'train.weights.att=1']))).toThrow(/^train\.weights\.att: unknown key; valid keys: id, chg, rec/);
+  });
+});

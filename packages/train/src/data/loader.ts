@@ -1,0 +1,240 @@
+import * as tf from '@tensorflow/tfjs';
+import { decodeImage } from '@faceshifter/core';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import seedrandom from 'seedrandom';
+import { augmentBatch, drawAugment, FACESHIFTER_JITTER, IDENTITY_AUGMENT, type AugmentParams, type ColorJitter } from './augment.js';
+import { readManifest } from './manifest.js';
+import { isImagePath, listFiles } from './prepare.js';
+
+/**
+ * The training data loader: (X_s, X_t, same) batches for AEI-Net and HEAR-Net.
+ *
+ * - Pairs: X_t walks the dataset in a seeded random order, one epoch after another; with probability
+ *   `sameProbability` X_s is the very same image with the same augmentation (X_s = X_t, the pairs L_rec uses),
+ *   otherwise a uniformly drawn other image. The paper uses 0.2 for AEI-Net and 0.5 for HEAR-Net.
+ * - Determinism: every random choice (order, pairs, flips, jitter) is drawn from one seedrandom stream when a batch
+ *   is planned, in batch order, so the sequence of batches depends on the seed alone, not on decode timing.
+ * - Decoding (sharp: decode + Lanczos resize to the model resolution) runs on libuv worker threads, `prefetch`
+ *   batches ahead of the one being trained on, and decoded images stay in an LRU cache of `cacheBytes`, so after
+ *   the first epoch of a small dataset nothing is decoded again. What remains on the step's path is building the
+ *   batch tensors and the batched jitter (tf ops).
+ */
+export interface FacePairLoaderOptions {
+  /** A prepared dataset folder (manifest.csv or manifest-*-of-*.csv), one manifest file, or a folder of aligned face images. */
+  source: string;
+  batchSize: number;
+  /** Side of the images handed to the model. */
+  resolution: number;
+  /** Probability that X_s = X_t: 0.2 for AEI-Net, 0.5 for HEAR-Net. */
+  sameProbability: number;
+  seed: number | string;
+  /** Colour jitter; default FaceShifter's (0.2, 0.2, 0.2, 0.01); false for none. */
+  jitter?: ColorJitter | false;
+  /** Random horizontal flips; default true. */
+  flip?: boolean;
+  /** Batches decoded ahead; default 2. */
+  prefetch?: number;
+  /** Budget of the decoded-image cache in bytes; default 512 MiB. */
+  cacheBytes?: number;
+}
+
+export interface FacePairBatch {
+  /** X_s, [B, R, R, 3] in [-1, 1]. */
+  source: tf.Tensor4D;
+  /** X_t, [B, R, R, 3] in [-1, 1]. */
+  target: tf.Tensor4D;
+  /** 1 where X_s = X_t, else 0; [B]. */
+  same: tf.Tensor1D;
+  sourceIndex: number[];
+  targetIndex: number[];
+}
+
+export interface DatasetItem {
+  file: string;
+  identity: string;
+}
+
+interface PlannedBatch {
+  sourceIndex: number[];
+  targetIndex: number[];
+  same: boolean[];
+  sourceAug: AugmentParams[];
+  targetAug: AugmentParams[];
+  pixels: Promise<Map<number, Uint8Array>>;
+}
+
+/** The images of a dataset: a manifest's rows, or every image under a folder that has no manifest. */
+export async function listDatasetItems(source: string): Promise<DatasetItem[]> {
+  const stat = await fs.stat(source).catch(() => undefined);
+  if (!stat) throw new Error(`Dataset ${source} does not exist; prepare one with \`yarn prepare-data --input <photos> --output ${source}\` or use datasets/embedded.`);
+  const hasManifest = stat.isFile() || (await fs.readdir(source)).some((n) => /^manifest(-\d+-of-\d+)?\.csv$/.test(n));
+  if (hasManifest) {
+    const { root, rows } = await readManifest(source);
+    return rows.map((r) => ({ file: path.join(root, r.path), identity: r.identity }));
+  }
+  const files = (await listFiles(source)).filter(isImagePath);
+  return files.map((f) => ({ file: path.join(source, f), identity: f.slice(0, f.length - path.extname(f).length) }));
+}
+
+export class FacePairLoader {
+  private readonly rng: seedrandom.prng;
+  private order: number[] = [];
+  private cursor = 0;
+  private epochCount = 0;
+  private readonly queue: PlannedBatch[] = [];
+  private readonly cache = new Map<number, Uint8Array>();
+  private readonly inflight = new Map<number, Promise<Uint8Array>>();
+  private cachedBytes = 0;
+  private disposed = false;
+  readonly jitter: ColorJitter | false;
+  readonly flip: boolean;
+
+  private constructor(readonly items: readonly DatasetItem[], readonly options: FacePairLoaderOptions) {
+    this.rng = seedrandom(String(options.seed));
+    this.jitter = options.jitter ?? FACESHIFTER_JITTER;
+    this.flip = options.flip ?? true;
+  }
+
+  static async open(options: FacePairLoaderOptions): Promise<FacePairLoader> {
+    const { batchSize, resolution, sameProbability } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`FacePairLoader: batchSize ${batchSize} must be a positive integer.`);
+    if (!Number.isInteger(resolution) || resolution < 4) throw new Error(`FacePairLoader: resolution ${resolution} must be an integer of at least 4.`);
+    if (!(sameProbability >= 0 && sameProbability <= 1)) throw new Error(`FacePairLoader: sameProbability ${sameProbability} must be in [0, 1].`);
+    const items = await listDatasetItems(options.source);
+    if (items.length === 0) throw new Error(`Dataset ${options.source} has no images.`);
+    if (items.length < 2 && sameProbability < 1) throw new Error(`Dataset ${options.source} has one image; pairs of different images need at least two.`);
+    return new FacePairLoader(items, options);
+  }
+
+  /** Full passes over the dataset (as X_t) planned so far. */
+  get epoch(): number {
+    return this.epochCount;
+  }
+
+  private nextTarget(): number {
+    if (this.cursor >= this.order.length) {
+      // Fisher-Yates with the seeded stream.
+      this.order = this.items.map((_, i) => i);
+      for (let i = this.order.length - 1; i > 0; i--) {
+        const j = Math.floor(this.rng() * (i + 1));
+        [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+      }
+      this.cursor = 0;
+      this.epochCount++;
+    }
+    return this.order[this.cursor++]!;
+  }
+
+  private decode(index: number): Promise<Uint8Array> {
+    const hit = this.cache.get(index);
+    if (hit) {
+      // Refresh its LRU position.
+      this.cache.delete(index);
+      this.cache.set(index, hit);
+      return Promise.resolve(hit);
+    }
+    let pending = this.inflight.get(index);
+    if (!pending) {
+      pending = decodeImage(this.items[index]!.file, { resize: this.options.resolution }).then((img) => {
+        this.inflight.delete(index);
+        this.remember(index, img.data);
+        return img.data;
+      });
+      pending.catch(() => this.inflight.delete(index));
+      this.inflight.set(index, pending);
+    }
+    return pending;
+  }
+
+  private remember(index: number, data: Uint8Array): void {
+    const budget = this.options.cacheBytes ?? 512 * 1024 * 1024;
+    if (data.byteLength > budget || this.disposed) return;
+    this.cache.set(index, data);
+    this.cachedBytes += data.byteLength;
+    for (const [k, v] of this.cache) {
+      if (this.cachedBytes <= budget) break;
+      this.cache.delete(k);
+      this.cachedBytes -= v.byteLength;
+    }
+  }
+
+  private plan(): PlannedBatch {
+    const b = this.options.batchSize;
+    const n = this.items.length;
+    const batch: Omit<PlannedBatch, 'pixels'> = { sourceIndex: [], targetIndex: [], same: [], sourceAug: [], targetAug: [] };
+    for (let i = 0; i < b; i++) {
+      const t = this.nextTarget();
+      const same = this.rng() < this.options.sameProbability;
+      // A uniformly drawn index other than t.
+      const s = same ? t : (t + 1 + Math.floor(this.rng() * (n - 1))) % n;
+      const targetAug = drawAugment(this.rng, this.jitter, this.flip);
+      batch.targetIndex.push(t);
+      batch.sourceIndex.push(s);
+      batch.same.push(same);
+      batch.targetAug.push(targetAug);
+      batch.sourceAug.push(same ? targetAug : drawAugment(this.rng, this.jitter, this.flip));
+    }
+    const wanted = [...new Set([...batch.sourceIndex, ...batch.targetIndex])];
+    const pixels = Promise.all(wanted.map(async (i) => [i, await this.decode(i)] as const)).then((pairs) => new Map(pairs));
+    pixels.catch(() => undefined); // surfaced when the batch is taken
+    return { ...batch, pixels };
+  }
+
+  private fill(): void {
+    const ahead = Math.max(1, (this.options.prefetch ?? 2) + 1);
+    while (this.queue.length < ahead) this.queue.push(this.plan());
+  }
+
+  /** The next batch; the caller owns (and disposes) its tensors. */
+  async next(): Promise<FacePairBatch> {
+    if (this.disposed) throw new Error('FacePairLoader: next() after dispose().');
+    this.fill();
+    const planned = this.queue.shift()!;
+    this.fill();
+    let pixels: Map<number, Uint8Array>;
+    try {
+      pixels = await planned.pixels;
+    } catch (e) {
+      throw new Error(`Training data: ${e instanceof Error ? e.message : String(e)} Rebuild the dataset with \`yarn prepare-data\`, or remove the file from its manifest.`);
+    }
+    const r = this.options.resolution;
+    const b = this.options.batchSize;
+    const stack = (indices: number[]): tf.Tensor4D => {
+      const buf = new Uint8Array(b * r * r * 3);
+      indices.forEach((idx, k) => buf.set(pixels.get(idx)!, k * r * r * 3));
+      return tf.tensor4d(buf, [b, r, r, 3], 'int32');
+    };
+    const toModelRange = (raw: tf.Tensor4D, aug: AugmentParams[]): tf.Tensor4D =>
+      tf.tidy(() => {
+        const unit = tf.div(tf.cast(raw, 'float32'), 255) as tf.Tensor4D;
+        const plain = aug.every((a) => a === IDENTITY_AUGMENT || (!a.flip && a.brightness === 1 && a.contrast === 1 && a.saturation === 1 && a.hue === 0));
+        return tf.sub(tf.mul(plain ? unit : augmentBatch(unit, aug), 2), 1) as tf.Tensor4D;
+      });
+    const rawT = stack(planned.targetIndex);
+    const rawS = stack(planned.sourceIndex);
+    try {
+      return {
+        target: toModelRange(rawT, planned.targetAug),
+        source: toModelRange(rawS, planned.sourceAug),
+        same: tf.tensor1d(planned.same.map((s) => (s ? 1 : 0))),
+        sourceIndex: planned.sourceIndex,
+        targetIndex: planned.targetIndex,
+      };
+    } finally {
+      tf.dispose([rawT, rawS]);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FacePairBatch> {
+    for (;;) yield await this.next();
+  }
+
+  /** Drops queued batches and the cache. Holds no tensors between batches, so nothing else needs freeing. */
+  dispose(): void {
+    this.disposed = true;
+    this.queue.length = 0;
+    this.cache.clear();
+    this.cachedBytes = 0;
+  }
+}
