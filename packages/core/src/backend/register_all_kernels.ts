@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2DConfig } from './kernels/Conv2D.js';
 import { conv2DBackpropFilterConfig } from './kernels/Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './kernels/Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './kernels/DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/DepthwiseConv2dNativeBackpropInput.js';
+import { fusedConv2DConfig } from './kernels/FusedConv2D.js';
 import { maxPoolGradConfig } from './kernels/MaxPoolGrad.js';
+import { rememberStockKernel } from './kernels/stock_kernels.js';
 
 /**
  * Kernels that training needs on the wasm backend, which lacks them (the conv filter gradients, both depthwise
@@ -13,6 +16,8 @@ import { maxPoolGradConfig } from './kernels/MaxPoolGrad.js';
  * Each lives in kernels/<KernelName>.ts and is built on the backend's XNNPACK convolution and GEMM.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DConfig,
+  fusedConv2DConfig,
   conv2DBackpropInputConfig,
   conv2DBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
@@ -29,6 +34,7 @@ export function registerWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;
+    rememberStockKernel(config.kernelName, config);
     if (current !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
   }

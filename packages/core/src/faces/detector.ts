@@ -27,6 +27,11 @@ export interface DetectedFace {
 }
 
 export interface DetectOptions {
+  /**
+   * `ssd` (default): SSD MobileNet v1, the more accurate. `tiny`: the Tiny Face Detector only, about 7x cheaper
+   * (on the cpu backend 1.4 s instead of 9.5 s per photo) and weaker on small or turned faces.
+   */
+  detector?: 'ssd' | 'tiny';
   /** Minimum detector score; default 0.5. */
   minScore?: number;
   /** Use the Tiny Face Detector when SSD finds no face; default true. */
@@ -90,11 +95,12 @@ export class FaceDetector {
     const maxFaces = options.maxFaces ?? 100;
     const input = tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32');
     try {
-      let detector: DetectedFace['detector'] = 'ssd';
-      let found = await this.api
-        .detectAllFaces(input, new this.api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: maxFaces }))
-        .withFaceLandmarks();
-      if (found.length === 0 && (options.fallbackToTiny ?? true)) {
+      let detector: DetectedFace['detector'] = options.detector ?? 'ssd';
+      let found =
+        detector === 'ssd'
+          ? await this.api.detectAllFaces(input, new this.api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: maxFaces })).withFaceLandmarks()
+          : [];
+      if (found.length === 0 && (detector === 'tiny' || (options.fallbackToTiny ?? true))) {
         detector = 'tiny';
         found = await this.api
           .detectAllFaces(input, new this.api.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minScore }))

@@ -29,7 +29,6 @@ export class KernelScope {
    */
   run(kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs: Attrs = {}): tf.TensorInfo {
     const kernel = wasmKernel(kernelName);
-    if (kernel === undefined) throw new Error(`Kernel '${kernelName}' is not registered for the wasm backend.`);
     const out = kernel.kernelFunc({ inputs, backend: this.backend as never, attrs: attrs as tf.NamedAttrMap });
     if (Array.isArray(out)) throw new Error(`Kernel '${kernelName}' returned several outputs where one was expected.`);
     this.owned.push(out);

@@ -1,0 +1,79 @@
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { loadIdentityEncoder, writeFileAtomic } from '@faceshifter/core';
+import { loadTrainConfig, type TrainConfig } from '../config/train_config.js';
+import { FacePairLoader } from '../data/loader.js';
+import { TensorBoardWriter } from '../logging/tensorboard.js';
+import { AEITrainer } from './aei_trainer.js';
+import { runTrainingLoop, type TrainingResult, type TrainingTask } from './training_loop.js';
+
+export const RESOLVED_CONFIG = 'config.yaml';
+
+export interface TrainRunOptions {
+  /** A config file; with `resume` it defaults to the run's own resolved config.yaml. */
+  config?: string;
+  /** `--set key=value` overrides, applied on top of the config file. */
+  overrides?: readonly string[];
+  /** Parent folder of run directories (a run is `<out>/<name>`). */
+  out?: string;
+  /** An existing run directory to continue. */
+  resume?: string;
+  progressStream?: NodeJS.WriteStream;
+}
+
+/** `yarn train`: resolves the config and the run directory, builds the trainer, runs the loop. */
+export async function train(options: TrainRunOptions): Promise<{ config: TrainConfig; runDir: string; result: TrainingResult }> {
+  const configFile = options.config ?? (options.resume ? path.join(options.resume, RESOLVED_CONFIG) : undefined);
+  if (!configFile) throw new Error('Missing --config <yaml> (e.g. --config configs/aei-tiny.yaml), or --resume <run dir>.');
+  if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
+  const config = loadTrainConfig(configFile, options.overrides ?? []);
+  const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
+  if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
+    throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
+  }
+  await fs.mkdir(runDir, { recursive: true });
+  await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
+  const task = await createTask(config);
+  try {
+    logConfig(runDir, config);
+    const result = await runTrainingLoop(task, {
+      runDir,
+      steps: config.train.steps,
+      logEvery: config.train.logEvery,
+      sampleEvery: config.train.sampleEvery,
+      checkpointEvery: config.train.checkpointEvery,
+      keepLast: config.train.keepLast,
+      monitor: config.train.monitor,
+      resume: options.resume !== undefined,
+      label: config.name,
+      progressStream: options.progressStream,
+    });
+    return { config, runDir, result };
+  } finally {
+    (task as { dispose?: () => void }).dispose?.();
+  }
+}
+
+async function createTask(config: TrainConfig): Promise<TrainingTask> {
+  if (config.stage !== 'aei') throw new Error(`stage '${config.stage}' is not implemented yet by yarn train; use stage: aei.`);
+  const identity = await loadIdentityEncoder(config.identity.encoder);
+  const loader = await FacePairLoader.open({
+    source: config.data.root,
+    batchSize: config.train.batchSize,
+    resolution: config.model.resolution,
+    sameProbability: config.data.sameProbability,
+    seed: config.seed,
+    jitter: config.data.colorJitter,
+    flip: config.data.flip,
+    prefetch: config.data.prefetch,
+  });
+  return new AEITrainer(config, identity, loader);
+}
+
+/** The resolved config as a TensorBoard text summary, so a run's settings sit beside its curves. */
+function logConfig(runDir: string, config: TrainConfig): void {
+  const tb = new TensorBoardWriter(runDir, { fileSuffix: '.config' });
+  tb.text('config', '```yaml\n' + stringifyYaml(config) + '```', 0);
+  tb.close();
+}
