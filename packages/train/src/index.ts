@@ -33,7 +33,7 @@ export { buildEmbedded, stageEmbeddedInputs, FACEMATCH_PERSON, HUMAN_PORTRAITS, 
 export type { StagedTile } from './data/embedded.js';
 export { FacePairLoader, listDatasetItems } from './data/loader.js';
 export type { FacePairLoaderOptions, FacePairBatch, DatasetItem } from './data/loader.js';
-export { augmentBatch, drawAugment, FACESHIFTER_JITTER } from './data/augment.js';
+export { drawAugment, writeAugmented, colorTransform, FACESHIFTER_JITTER, NO_AUGMENT } from './data/augment.js';
 export type { ColorJitter, AugmentParams } from './data/augment.js';
 
 // Config: the whole training config file, typed and validated (the model section is core's).
@@ -48,3 +48,9 @@ export type { PairBatch, PairBatchSource } from './models/pair_batch.js';
 // Trainers.
 export { AEITrainer } from './trainers/aei_trainer.js';
 export { optimizerStep, trainableVariables, saveOptimizer, loadOptimizer } from './trainers/optimization.js';
+export { HEARTrainer } from './trainers/hear_trainer.js';
+export { hearInputs, hearLosses } from './models/hear_model.js';
+export type { HEARNetworks, HEARInputs, HEARLosses } from './models/hear_model.js';
+export { findCheckpoint } from './trainers/training_loop.js';
+export { train } from './trainers/run.js';
+export type { TrainRunOptions } from './trainers/run.js';

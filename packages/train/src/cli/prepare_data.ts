@@ -27,6 +27,7 @@ runCli(async () => {
     })
     .option('shard', { type: 'string', describe: 'i/n: process only the photos whose path hashes to i mod n (run one per machine, then --merge)' })
     .option('faces', { choices: ['all', 'largest'] as const, describe: 'faces kept per photo (default: all; largest in identity folders)' })
+    .option('detector', { choices: ['ssd', 'tiny'] as const, default: 'ssd' as const, describe: 'face detector: ssd (accurate) or tiny (faster, misses small/turned faces)' })
     .option('min-score', { type: 'number', default: 0.5, describe: 'minimum detector score' })
     .option('min-eye-distance', { type: 'number', default: 20, describe: 'skip faces whose eyes are closer than this (photo pixels)' })
     .option('merge', { type: 'boolean', default: false, describe: 'write manifest.csv and skipped.csv from the parts of a sharded run' })
@@ -52,6 +53,7 @@ runCli(async () => {
     layout: argv.layout,
     shard: argv.shard ? parseShard(argv.shard) : undefined,
     faces: argv.faces,
+    detector: argv.detector,
     minScore: argv.minScore,
     minEyeDistance: argv.minEyeDistance,
   });

@@ -3,7 +3,7 @@ import { decodeImage } from '@faceshifter/core';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
-import { augmentBatch, drawAugment, FACESHIFTER_JITTER, IDENTITY_AUGMENT, type AugmentParams, type ColorJitter } from './augment.js';
+import { drawAugment, FACESHIFTER_JITTER, writeAugmented, type AugmentParams, type ColorJitter } from './augment.js';
 import { readManifest } from './manifest.js';
 import { isImagePath, listFiles } from './prepare.js';
 
@@ -17,8 +17,8 @@ import { isImagePath, listFiles } from './prepare.js';
  *   is planned, in batch order, so the sequence of batches depends on the seed alone, not on decode timing.
  * - Decoding (sharp: decode + Lanczos resize to the model resolution) runs on libuv worker threads, `prefetch`
  *   batches ahead of the one being trained on, and decoded images stay in an LRU cache of `cacheBytes`, so after
- *   the first epoch of a small dataset nothing is decoded again. What remains on the step's path is building the
- *   batch tensors and the batched jitter (tf ops).
+ *   the first epoch of a small dataset nothing is decoded again. What remains on the step's path is one JS pass
+ *   per image that flips, jitters and converts it into the batch buffer (augment.ts).
  */
 export interface FacePairLoaderOptions {
   /** A prepared dataset folder (manifest.csv or manifest-*-of-*.csv), one manifest file, or a folder of aligned face images. */
@@ -55,7 +55,19 @@ export interface DatasetItem {
   identity: string;
 }
 
+/** A loader position, as saved in checkpoints. */
+export interface LoaderState {
+  version: 1;
+  items: number;
+  rng: object;
+  epochStart: object | null;
+  cursor: number;
+  epoch: number;
+}
+
 interface PlannedBatch {
+  /** The loader's position after planning this batch. */
+  after: LoaderState;
   sourceIndex: number[];
   targetIndex: number[];
   same: boolean[];
@@ -78,10 +90,14 @@ export async function listDatasetItems(source: string): Promise<DatasetItem[]> {
 }
 
 export class FacePairLoader {
-  private readonly rng: seedrandom.prng;
+  private rng: seedrandom.prng;
   private order: number[] = [];
+  /** The stream's state just before the current epoch's shuffle: the order is rebuilt from it on restore. */
+  private epochStart: object | undefined;
   private cursor = 0;
   private epochCount = 0;
+  /** Where the stream stood after planning the last batch that next() returned. */
+  private returnedState: LoaderState;
   private readonly queue: PlannedBatch[] = [];
   private readonly cache = new Map<number, Uint8Array>();
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
@@ -91,7 +107,8 @@ export class FacePairLoader {
   readonly flip: boolean;
 
   private constructor(readonly items: readonly DatasetItem[], readonly options: FacePairLoaderOptions) {
-    this.rng = seedrandom(String(options.seed));
+    this.rng = seedrandom(String(options.seed), { state: true });
+    this.returnedState = this.snapshot();
     this.jitter = options.jitter ?? FACESHIFTER_JITTER;
     this.flip = options.flip ?? true;
   }
@@ -114,16 +131,49 @@ export class FacePairLoader {
 
   private nextTarget(): number {
     if (this.cursor >= this.order.length) {
-      // Fisher-Yates with the seeded stream.
-      this.order = this.items.map((_, i) => i);
-      for (let i = this.order.length - 1; i > 0; i--) {
-        const j = Math.floor(this.rng() * (i + 1));
-        [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
-      }
+      this.epochStart = this.rng.state();
+      this.order = this.shuffled(this.rng);
       this.cursor = 0;
       this.epochCount++;
     }
     return this.order[this.cursor++]!;
+  }
+
+  /** Fisher-Yates with the seeded stream. */
+  private shuffled(rng: () => number): number[] {
+    const order = this.items.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  }
+
+  private snapshot(): LoaderState {
+    return { version: 1, items: this.items.length, rng: this.rng.state(), epochStart: this.epochStart ?? null, cursor: this.cursor, epoch: this.epochCount };
+  }
+
+  /** JSON-serialisable position and RNG state as of the last batch next() returned (checkpoints save it). */
+  state(): LoaderState {
+    return this.returnedState;
+  }
+
+  /** Continues from a {@link state}: the batches that follow are the ones the saved run would have seen next. */
+  restore(state: unknown): void {
+    const s = state as Partial<LoaderState> | null;
+    if (!s || s.version !== 1 || typeof s.rng !== 'object' || typeof s.cursor !== 'number' || typeof s.epoch !== 'number') {
+      throw new Error('FacePairLoader.restore: not a state saved by FacePairLoader.state(); start the run afresh or use its own checkpoint.');
+    }
+    if (s.items !== this.items.length) {
+      throw new Error(`FacePairLoader.restore: the saved run had ${s.items} images, this dataset has ${this.items.length}; resume with the same dataset.`);
+    }
+    this.queue.length = 0;
+    this.rng = seedrandom('', { state: s.rng! });
+    this.epochStart = s.epochStart ?? undefined;
+    this.order = s.epochStart ? this.shuffled(seedrandom('', { state: s.epochStart })) : [];
+    this.cursor = s.cursor;
+    this.epochCount = s.epoch;
+    this.returnedState = this.snapshot();
   }
 
   private decode(index: number): Promise<Uint8Array> {
@@ -162,7 +212,7 @@ export class FacePairLoader {
   private plan(): PlannedBatch {
     const b = this.options.batchSize;
     const n = this.items.length;
-    const batch: Omit<PlannedBatch, 'pixels'> = { sourceIndex: [], targetIndex: [], same: [], sourceAug: [], targetAug: [] };
+    const batch: Omit<PlannedBatch, 'pixels' | 'after'> = { sourceIndex: [], targetIndex: [], same: [], sourceAug: [], targetAug: [] };
     for (let i = 0; i < b; i++) {
       const t = this.nextTarget();
       const same = this.rng() < this.options.sameProbability;
@@ -178,7 +228,7 @@ export class FacePairLoader {
     const wanted = [...new Set([...batch.sourceIndex, ...batch.targetIndex])];
     const pixels = Promise.all(wanted.map(async (i) => [i, await this.decode(i)] as const)).then((pairs) => new Map(pairs));
     pixels.catch(() => undefined); // surfaced when the batch is taken
-    return { ...batch, pixels };
+    return { ...batch, pixels, after: this.snapshot() };
   }
 
   private fill(): void {
@@ -191,6 +241,7 @@ export class FacePairLoader {
     if (this.disposed) throw new Error('FacePairLoader: next() after dispose().');
     this.fill();
     const planned = this.queue.shift()!;
+    this.returnedState = planned.after;
     this.fill();
     let pixels: Map<number, Uint8Array>;
     try {
@@ -200,30 +251,18 @@ export class FacePairLoader {
     }
     const r = this.options.resolution;
     const b = this.options.batchSize;
-    const stack = (indices: number[]): tf.Tensor4D => {
-      const buf = new Uint8Array(b * r * r * 3);
-      indices.forEach((idx, k) => buf.set(pixels.get(idx)!, k * r * r * 3));
-      return tf.tensor4d(buf, [b, r, r, 3], 'int32');
+    const assemble = (indices: number[], aug: AugmentParams[]): tf.Tensor4D => {
+      const buf = new Float32Array(b * r * r * 3);
+      indices.forEach((idx, k) => writeAugmented(pixels.get(idx)!, r, aug[k]!, buf, k * r * r * 3));
+      return tf.tensor4d(buf, [b, r, r, 3]);
     };
-    const toModelRange = (raw: tf.Tensor4D, aug: AugmentParams[]): tf.Tensor4D =>
-      tf.tidy(() => {
-        const unit = tf.div(tf.cast(raw, 'float32'), 255) as tf.Tensor4D;
-        const plain = aug.every((a) => a === IDENTITY_AUGMENT || (!a.flip && a.brightness === 1 && a.contrast === 1 && a.saturation === 1 && a.hue === 0));
-        return tf.sub(tf.mul(plain ? unit : augmentBatch(unit, aug), 2), 1) as tf.Tensor4D;
-      });
-    const rawT = stack(planned.targetIndex);
-    const rawS = stack(planned.sourceIndex);
-    try {
-      return {
-        target: toModelRange(rawT, planned.targetAug),
-        source: toModelRange(rawS, planned.sourceAug),
-        same: tf.tensor1d(planned.same.map((s) => (s ? 1 : 0))),
-        sourceIndex: planned.sourceIndex,
-        targetIndex: planned.targetIndex,
-      };
-    } finally {
-      tf.dispose([rawT, rawS]);
-    }
+    return {
+      target: assemble(planned.targetIndex, planned.targetAug),
+      source: assemble(planned.sourceIndex, planned.sourceAug),
+      same: tf.tensor1d(planned.same.map((s) => (s ? 1 : 0))),
+      sourceIndex: planned.sourceIndex,
+      targetIndex: planned.targetIndex,
+    };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FacePairBatch> {

@@ -9,6 +9,7 @@ import {
   writeFileAtomic,
   writePng,
   type DetectedFace,
+  type DetectOptions,
   type FaceDetector,
   type Landmarks5,
   type RawImage,
@@ -53,9 +54,12 @@ export interface PrepareOptions {
   minEyeDistance?: number;
   /** Which faces of a photo to keep; default: all for flat photos, the largest for identity folders. */
   faces?: 'all' | 'largest';
+  /** Face detector model: `ssd` (default; falls back to `tiny` when it finds nothing) or `tiny` (faster, weaker). */
+  detector?: 'ssd' | 'tiny';
   /** Progress bar stream; default stderr; false for none. */
   progress?: NodeJS.WriteStream | false;
-  detector?: FaceDetector;
+  /** A loaded detector to use instead of loading face-api's (tests pass stand-ins). */
+  faceDetector?: Pick<FaceDetector, 'detect'>;
 }
 
 export interface PrepareSummary {
@@ -164,6 +168,7 @@ interface Settings {
   size: number;
   layout: Layout;
   template: string;
+  detector: string;
   minScore: number;
   minEyeDistance: number;
   faces: string;
@@ -194,14 +199,14 @@ function faceArea(f: DetectedFace): number {
   return f.box.width * f.box.height;
 }
 
-async function detectOn(detector: FaceDetector, photo: RawImage, minScore: number): Promise<DetectedFace[]> {
+async function detectOn(detector: Pick<FaceDetector, 'detect'>, photo: RawImage, options: DetectOptions): Promise<DetectedFace[]> {
   const side = Math.max(photo.width, photo.height);
-  if (side <= MAX_DETECT_SIDE) return detector.detect(photo, { minScore });
+  if (side <= MAX_DETECT_SIDE) return detector.detect(photo, options);
   const s = MAX_DETECT_SIDE / side;
   const small = await resizeImage(photo, Math.round(photo.width * s), Math.round(photo.height * s));
   const sx = photo.width / small.width;
   const sy = photo.height / small.height;
-  const faces = await detector.detect(small, { minScore });
+  const faces = await detector.detect(small, options);
   return faces.map((f) => ({
     ...f,
     box: { x: f.box.x * sx, y: f.box.y * sy, width: f.box.width * sx, height: f.box.height * sy },
@@ -235,7 +240,8 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
 
   const stateDir = path.join(output, '.prepare');
   await fs.mkdir(stateDir, { recursive: true });
-  await checkSettings(stateDir, { version: SETTINGS_VERSION, size, layout, template: 'ffhq-5pt', minScore, minEyeDistance, faces: options.faces ?? 'auto' });
+  const detectorModel = options.detector ?? 'ssd';
+  await checkSettings(stateDir, { version: SETTINGS_VERSION, size, layout, template: 'ffhq-5pt', detector: detectorModel, minScore, minEyeDistance, faces: options.faces ?? 'auto' });
   const suffix = shardSuffix(options.shard);
   const journalFile = path.join(stateDir, `journal${suffix}.jsonl`);
   const journal = await readJournal(journalFile);
@@ -258,7 +264,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
 
   const pending = photos.filter((p) => !journal.has(p));
   const resumed = photos.length - pending.length;
-  const detector = options.detector ?? (pending.length ? await loadFaceDetector() : undefined);
+  const detector = options.faceDetector ?? (pending.length ? await loadFaceDetector() : undefined);
   const bar = options.progress === false ? undefined : new ProgressBar({ total: photos.length, label: 'prepare', stream: options.progress, start: resumed });
 
   const decode = (rel: string): Promise<RawImage | ImageDecodeError> =>
@@ -275,7 +281,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
     if (decoded instanceof ImageDecodeError) {
       entry.skipped = decoded.reason;
     } else {
-      const found = await detectOn(detector!, decoded, minScore);
+      const found = await detectOn(detector!, decoded, { minScore, detector: detectorModel });
       const bigEnough = found.filter((f) => eyeDistance(f.landmarks5) >= minEyeDistance);
       const { identity: folderIdentity, stem } = identityOf(rel, layout);
       const keep = options.faces ?? (folderIdentity ? 'largest' : 'all');

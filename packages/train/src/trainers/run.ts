@@ -1,12 +1,14 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { loadIdentityEncoder, writeFileAtomic } from '@faceshifter/core';
+import { decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type RawImage } from '@faceshifter/core';
 import { loadTrainConfig, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
+import { OcclusionAugmenter } from '../data/occlusion.js';
 import { AEITrainer } from './aei_trainer.js';
-import { runTrainingLoop, type TrainingResult, type TrainingTask } from './training_loop.js';
+import { HEARTrainer } from './hear_trainer.js';
+import { findCheckpoint, runTrainingLoop, type TrainingResult, type TrainingTask } from './training_loop.js';
 
 export const RESOLVED_CONFIG = 'config.yaml';
 
@@ -56,7 +58,6 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
 }
 
 async function createTask(config: TrainConfig): Promise<TrainingTask> {
-  if (config.stage !== 'aei') throw new Error(`stage '${config.stage}' is not implemented yet by yarn train; use stage: aei.`);
   const identity = await loadIdentityEncoder(config.identity.encoder);
   const loader = await FacePairLoader.open({
     source: config.data.root,
@@ -68,7 +69,25 @@ async function createTask(config: TrainConfig): Promise<TrainingTask> {
     flip: config.data.flip,
     prefetch: config.data.prefetch,
   });
-  return new AEITrainer(config, identity, loader);
+  if (config.stage === 'aei') return new AEITrainer(config, identity, loader);
+  const hear = config.hear!;
+  const checkpoint = await findCheckpoint(hear.aeiCheckpoint);
+  const { networks } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const occluders = hear.occluders ? await readOccluders(hear.occluders) : [];
+  return new HEARTrainer(config, networks.aei as AEINet, identity, loader, new OcclusionAugmenter(config.seed, { userOccluders: occluders }));
+}
+
+/** The RGBA PNG cut-outs of an occluder folder (e.g. EgoHands hands). */
+async function readOccluders(dir: string): Promise<RawImage[]> {
+  const names = (await fs.readdir(dir).catch(() => {
+    throw new Error(`hear.occluders: folder ${dir} does not exist; point it at a folder of RGBA PNG cut-outs or remove the key.`);
+  })).filter((n) => n.toLowerCase().endsWith('.png')).sort();
+  if (names.length === 0) throw new Error(`hear.occluders: ${dir} has no .png files; it needs RGBA PNG cut-outs.`);
+  return Promise.all(names.map(async (n) => {
+    const img = decodePng(await fs.readFile(path.join(dir, n)), path.join(dir, n));
+    if (img.channels !== 4) throw new Error(`hear.occluders: ${path.join(dir, n)} has no alpha channel; occluders must be RGBA PNG cut-outs.`);
+    return img;
+  }));
 }
 
 /** The resolved config as a TensorBoard text summary, so a run's settings sit beside its curves. */

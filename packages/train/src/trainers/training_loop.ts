@@ -198,3 +198,18 @@ function shortLosses(scalars: Record<string, number>): Record<string, number> {
   for (const [k, v] of Object.entries(scalars)) if (k.startsWith('loss/')) out[k.slice(5)] = v;
   return out;
 }
+
+/**
+ * The checkpoint directory meant by a path a user typed: a checkpoint itself (it has meta.json), or a run
+ * directory, whose newest checkpoint is taken.
+ */
+export async function findCheckpoint(runOrCheckpoint: string): Promise<string> {
+  try {
+    await fs.access(path.join(runOrCheckpoint, 'meta.json'));
+    return runOrCheckpoint;
+  } catch {
+    const newest = (await listCheckpoints(runOrCheckpoint)).at(-1);
+    if (newest) return newest.dir;
+    throw new Error(`${runOrCheckpoint}: neither a checkpoint (no meta.json) nor a run directory with checkpoints; point it at runs/<name> or runs/<name>/checkpoints/step-N.`);
+  }
+}
