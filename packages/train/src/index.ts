@@ -54,3 +54,5 @@ export type { HEARNetworks, HEARInputs, HEARLosses } from './models/hear_model.j
 export { findCheckpoint } from './trainers/training_loop.js';
 export { train } from './trainers/run.js';
 export type { TrainRunOptions } from './trainers/run.js';
+export { selectHearImages } from './data/hear_select.js';
+export type { HearSelectOptions, HearSelectResult } from './data/hear_select.js';
