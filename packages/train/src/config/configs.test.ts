@@ -1,0 +1,24 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTrainConfig } from './train_config.js';
+
+const root = join(import.meta.dirname, '../../../../configs');
+
+describe('shipped configs', () => {
+  it.each(readdirSync(root).filter((f) => f.endsWith('.yaml')))('%s is a valid training config', (file) => {
+    const c = loadTrainConfig(join(root, file));
+    expect(c.name).toBe(file.replace(/\.yaml$/, ''));
+  });
+
+  it('aei.yaml is the paper preset with the default identity encoder', () => {
+    const c = loadTrainConfig(join(root, 'aei.yaml'));
+    expect(c.model).toMatchObject({ resolution: 256, widthMultiplier: 1, cId: 128, attributes: 'multi', aad: { mask: 'learned', gammaBetaKernel: 1, norm: 'instance' }, discriminator: { numD: 3, nLayers: 6, norm: 'instance' } });
+    expect(c.identity.encoder).toBe('face-api-recognition');
+  });
+
+  it('aei-tiny.yaml is the 64 px, width ¼, batch 4 shape that the PyTorch comparison uses, on the embedded faces', () => {
+    const c = loadTrainConfig(join(root, 'aei-tiny.yaml'));
+    expect([c.model.resolution, c.model.widthMultiplier, c.train.batchSize, c.data.root]).toEqual([64, 0.25, 4, 'datasets/embedded']);
+  });
+});
