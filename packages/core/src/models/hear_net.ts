@@ -10,7 +10,7 @@ import { LayerFactory, scaled, sym, type BuildOptions } from './builder.js';
  *
  * A U-Net: `down1..down5` Conv 4×4 / 2, padding 1, with bias → BatchNorm → LeakyReLU(0.1), 64, 128, 256, 512, 512
  * channels; `up1..up4` ConvTranspose 4×4 / 2, padding 1, with bias → BatchNorm → LeakyReLU(0.1), 512, 256, 128, 64,
- * each concatenated (up ‖ skip) with the down feature of its size; then bilinear ×2 (align_corners),
+ * each concatenated (skip ‖ up, the reference's `torch.cat((c4, m1))` order) with the down feature of its size; then bilinear ×2 (align_corners),
  * `up5` Conv 3×3 (128 → 3, with bias) and tanh. Channels scale with model.widthMultiplier.
  */
 export class HEARNet extends tf.LayersModel {
@@ -52,7 +52,7 @@ function buildHEARGraph(config: ModelConfig, f: LayerFactory): { inputs: tf.Symb
     y = sym(f.batchNorm(`${block}.1`).apply(y));
     y = sym(f.leakyReLU(`${block}.2`, 0.1).apply(y));
     const skip = downs[downs.length - 2 - i]!;
-    x = sym(f.concat(`${block}.concat`).apply([y, skip]));
+    x = sym(f.concat(`${block}.concat`).apply([skip, y]));
     cIn = channels + downChannels[downs.length - 2 - i]!;
   });
   x = sym(f.add(new UpsampleBilinear({ name: f.name('upsample'), factor: 2, alignCorners: true })).apply(x));

@@ -5,7 +5,7 @@ import { resolveModelConfig, type ModelConfigInput } from '../config/model_confi
 import { AEINet } from '../models/aei_net.js';
 import { HEARNet } from '../models/hear_net.js';
 import { MultiscaleDiscriminator } from '../models/multiscale_discriminator.js';
-import { exportReferenceTensors, importReferenceTensors, referenceTensors, reorderSegments, type NetworkName } from './reference_mapping.js';
+import { exportReferenceTensors, importReferenceTensors, referenceTensors, type NetworkName } from './reference_mapping.js';
 import { concatChunks, encodeSafetensors, parseSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { referenceAEI, referenceDiscriminator, referenceHEAR, stateDict } from './test_utils/reference_forward.js';
 import { expectSameBits, maxAbsDiff, randomizeWeights, weightValues } from './test_utils/weights_fixtures.js';
@@ -136,7 +136,7 @@ describe('exported weights compute the reference function (PyTorch semantics, ti
     aei.dispose();
   });
 
-  it('HEAR-Net (the reference concatenates skip ‖ up, in whichever order ours does)', () => {
+  it('HEAR-Net (skip ‖ up, as the reference concatenates)', () => {
     const hear = new HEARNet(config, { seed: 3 });
     randomizeWeights(hear, 6);
     const error = tf.randomUniform([2, R, R, 3], -0.2, 0.2, 'float32', 13) as tf.Tensor4D;
@@ -222,12 +222,3 @@ describe('import errors', () => {
   });
 });
 
-describe('reorderSegments', () => {
-  it('swaps the two halves of an axis and back', () => {
-    // shape [2, 3, 2]: axis 1 split into segments of 1 and 2 channels.
-    const data = Float32Array.from({ length: 12 }, (_, i) => i);
-    const swapped = reorderSegments(data, [2, 3, 2], 1, [1, 2], [1, 0]);
-    expect(Array.from(swapped)).toEqual([2, 3, 4, 5, 0, 1, 8, 9, 10, 11, 6, 7]);
-    expect(Array.from(reorderSegments(swapped, [2, 3, 2], 1, [2, 1], [1, 0]))).toEqual(Array.from(data));
-  });
-});

@@ -10,11 +10,8 @@
  * ({@link namedWeights} does the renaming). Values are permuted between layouts (see layout.ts), and every
  * BatchNorm gets PyTorch's `num_batches_tracked` counter (an I64 scalar; written on export, ignored on import).
  *
- * One structural difference is handled here rather than by renaming: the order of the two halves of a U-Net
- * skip concatenation. The reference's AEI encoder concatenates (up ‖ skip) and its HEAR-Net (skip ‖ up)
- * (`torch.cat((c4, m1))`). Where one of our concatenations orders its inputs differently from the reference,
- * the input-channel axis of the convolutions that read it is reordered on export and import, so that reference
- * weights compute the same function here. The order is read from the network's graph, not assumed.
+ * The networks also concatenate their U-Net skips in the reference's order (the AEI encoder up ‖ skip, HEAR-Net
+ * skip ‖ up), so input channels line up without any reordering.
  */
 import * as tf from '@tensorflow/tfjs';
 import { namedWeights, type NamedWeight } from '../models/named_weights.js';
@@ -34,16 +31,6 @@ export const TORCH_LAYOUT: Record<LayoutKind, string> = {
   vector: '',
 };
 
-/** Input channels of a kernel split into consecutive segments, and the order the reference stores them in. */
-export interface InputReorder {
-  /** Our axis of the input channels: 2 for a conv2d HWIO kernel, 3 for a conv2dTranspose [kh,kw,out,in] kernel. */
-  axis: number;
-  /** Segment lengths in our order. */
-  segments: number[];
-  /** For each reference position, the index of our segment stored there. */
-  referenceOrder: number[];
-}
-
 /** One tensor of the reference state_dict of a network of ours. */
 export interface ReferenceTensor {
   /** The reference's key, e.g. `generator.AADBlk1.AAD1.conv1.weight`. */
@@ -54,102 +41,11 @@ export interface ReferenceTensor {
   role: 'param' | 'buffer';
   /** Our weight, or null for num_batches_tracked. */
   weight: NamedWeight | null;
-  /** Set where our concatenation order differs from the reference's (see the module comment). */
-  reorder?: InputReorder;
 }
 
 /** The network prefix the reference state_dict lacks: none for AEI-Net, the model name for the others. */
 function stripPrefix(network: NetworkName, model: tf.LayersModel): string {
   return network === 'aei' ? '' : `${model.name}.`;
-}
-
-/** All layers of a model, through nested models and composite layers. */
-function allLayers(root: tf.layers.Layer): tf.layers.Layer[] {
-  const out: tf.layers.Layer[] = [];
-  const visit = (layer: tf.layers.Layer): void => {
-    out.push(layer);
-    const children = layer instanceof tf.LayersModel ? layer.layers : (layer as { layers?: tf.layers.Layer[] }).layers;
-    if (Array.isArray(children)) children.forEach(visit);
-  };
-  visit(root);
-  return out;
-}
-
-/**
- * Whether the reference puts the block's own (upsampled) branch first in a skip concatenation named
- * `<block>.concat`: the AEI encoder's deconv blocks do, the HEAR-Net's up blocks do not.
- */
-function referenceUpFirst(network: NetworkName): boolean {
-  return network !== 'hearnet';
-}
-
-/** Kernel variables (by variable) whose input channels must be reordered for the reference. */
-function concatReorders(network: NetworkName, model: tf.LayersModel): Map<tf.LayerVariable, InputReorder> {
-  const reorders = new Map<tf.LayerVariable, InputReorder>();
-  const layers = allLayers(model);
-  const inModel = new Set(layers);
-  for (const concat of layers) {
-    if (concat.getClassName() !== 'Concatenate' || !concat.name.endsWith('.concat')) continue;
-    const block = concat.name.slice(0, -'.concat'.length);
-    const node = concat.inboundNodes[0];
-    if (!node || node.inboundLayers.length !== 2) continue;
-    const ownFirst = node.inboundLayers[0]!.name.startsWith(`${block}.`);
-    const ownSecond = node.inboundLayers[1]!.name.startsWith(`${block}.`);
-    if (ownFirst === ownSecond) continue; // not a skip concatenation (e.g. HEAR-Net's input concat)
-    if (ownFirst === referenceUpFirst(network)) continue; // same order as the reference
-    const shapes = node.inputShapes as tf.Shape[];
-    const segments = shapes.map((s) => s[s.length - 1]!);
-    // Follow the concatenation's output through channel-preserving layers (upsampling, activations) to the
-    // convolutions that read it; those are the kernels whose input axis holds the two halves.
-    const queue = [...concat.outboundNodes.map((n) => n.outboundLayer)];
-    while (queue.length > 0) {
-      const layer = queue.shift()!;
-      if (!inModel.has(layer)) continue;
-      const cls = layer.getClassName();
-      if (cls === 'Conv2D' || cls === 'Conv2DTranspose') {
-        const kernel = layer.weights.find((w) => w.originalName.endsWith('/kernel'));
-        if (kernel) reorders.set(kernel, { axis: cls === 'Conv2D' ? 2 : 3, segments, referenceOrder: [1, 0] });
-      } else if (layer.weights.length === 0 && !(layer instanceof tf.LayersModel)) {
-        queue.push(...layer.outboundNodes.map((n) => n.outboundLayer));
-      } else {
-        throw new Error(
-          `${model.name}: cannot map '${concat.name}' to the reference: its inputs are in the opposite order and it feeds ` +
-            `'${layer.name}' (${cls}), whose input channels this mapping cannot reorder`,
-        );
-      }
-    }
-  }
-  return reorders;
-}
-
-/**
- * Moves consecutive segments along `axis` of a row-major array: output segment i is input segment order[i].
- * `segments` are the input's segment lengths (summing to shape[axis]).
- */
-export function reorderSegments(data: Float32Array, shape: readonly number[], axis: number, segments: readonly number[], order: readonly number[]): Float32Array {
-  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const total = shape[axis]!;
-  const starts: number[] = [];
-  segments.reduce((acc, len) => (starts.push(acc), acc + len), 0);
-  const out = new Float32Array(data.length);
-  for (let o = 0; o < outer; o++) {
-    let dst = o * total * inner;
-    for (const s of order) {
-      const src = (o * total + starts[s]!) * inner;
-      const len = segments[s]! * inner;
-      out.set(data.subarray(src, src + len), dst);
-      dst += len;
-    }
-  }
-  return out;
-}
-
-/** The inverse of an order (position → segment) as used by {@link reorderSegments}. */
-function inverseOrder(order: readonly number[]): number[] {
-  const inv = new Array<number>(order.length);
-  order.forEach((s, i) => (inv[s] = i));
-  return inv;
 }
 
 /**
@@ -158,15 +54,11 @@ function inverseOrder(order: readonly number[]): number[] {
  */
 export function referenceTensors(network: NetworkName, model: tf.LayersModel): ReferenceTensor[] {
   const weights = namedWeights(model, { stripPrefix: stripPrefix(network, model) });
-  const reorders = concatReorders(network, model);
   const out: ReferenceTensor[] = [];
   for (const w of weights) {
     // By name, not by trainability: a frozen network's weights are still the reference's parameters.
     const role = /\.running_(mean|var)$/.test(w.referenceName) ? 'buffer' : 'param';
-    const entry: ReferenceTensor = { name: w.referenceName, shape: torchShape(w.kind, w.shape), role, weight: w };
-    const reorder = reorders.get(w.variable);
-    if (reorder) entry.reorder = reorder;
-    out.push(entry);
+    out.push({ name: w.referenceName, shape: torchShape(w.kind, w.shape), role, weight: w });
     if (w.referenceName.endsWith('.running_var')) {
       out.push({ name: w.referenceName.replace(/running_var$/, 'num_batches_tracked'), shape: [], role: 'buffer', weight: null });
     }
@@ -199,11 +91,7 @@ export function exportReferenceTensors(network: NetworkName, model: tf.LayersMod
   return referenceTensors(network, model).map((t): [string, SafetensorsTensor] => {
     if (!t.weight) return [prefix + t.name, { dtype: 'I64', shape: [], data: new BigInt64Array([counter]) }];
     const w = t.weight;
-    let values = w.variable.read().dataSync() as Float32Array;
-    if (t.reorder) {
-      const r = t.reorder;
-      values = reorderSegments(values, w.shape, r.axis, r.segments, r.referenceOrder);
-    }
+    const values = w.variable.read().dataSync() as Float32Array;
     return [prefix + t.name, { dtype: 'F32', shape: t.shape, data: toTorchLayout(w.kind, values, w.shape) }];
   });
 }
@@ -227,14 +115,7 @@ export function importReferenceTensors(network: NetworkName, model: tf.LayersMod
       shape: t.shape,
       layout: TORCH_LAYOUT[w.kind],
       assign: (values: Float32Array) => {
-        let ours = fromTorchLayout(w.kind, values, t.shape);
-        if (t.reorder) {
-          const r = t.reorder;
-          // In the reference's segment order the lengths are our lengths permuted.
-          const refSegments = r.referenceOrder.map((s) => r.segments[s]!);
-          ours = reorderSegments(ours, w.shape, r.axis, refSegments, inverseOrder(r.referenceOrder));
-        }
-        writeVariable(w.variable, ours, w.shape);
+        writeVariable(w.variable, fromTorchLayout(w.kind, values, t.shape), w.shape);
       },
     };
   });
