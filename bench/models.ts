@@ -16,7 +16,7 @@ export interface AeiForwardResult {
 }
 
 /** Median ms of one AEI-Net forward pass at the paper preset (256², batch 1, c_id 128), and its two halves. */
-export async function benchAeiForward256(timing: TimingOptions = { warmup: 1, runs: 3 }): Promise<AeiForwardResult> {
+export async function benchAeiForward256(timing: TimingOptions = { warmup: 2, runs: 3 }): Promise<AeiForwardResult> {
   const aei = new AEINet(resolveModelConfig({ preset: 'paper', cId: 128 }), { seed: 0 });
   const xt = tf.randomUniform([1, 256, 256, 3], -1, 1, 'float32', 1);
   const zId = tf.tidy(() => {

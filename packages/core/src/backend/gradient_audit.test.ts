@@ -31,6 +31,16 @@ function auditedOps(): Record<string, [tf.Tensor[], Op]> {
       [rand([2, 5, 4, 6], 9), rand([4, 4, 3, 6], 10)],
       ([a, w]) => tf.conv2dTranspose(asX(a!), asX(w!), [2, 10, 8, 3], 2, 1),
     ],
+    // Weight-heavy layers (fewer pixels than channels, as in the generator's 1024-channel blocks) take the GEMM paths.
+    'conv2d 3x3, weight-heavy (2x2 x 8 -> 40)': [[rand([2, 2, 2, 8], 27), rand([3, 3, 8, 40], 28)], ([a, w]) => tf.conv2d(asX(a!), asX(w!), 1, 'same')],
+    'fused conv2d 1x1 + bias + leakyrelu, weight-heavy': [
+      [rand([1, 3, 3, 16], 29), rand([1, 1, 16, 24], 30), rand([24], 31)],
+      ([a, w, b]) => tf.fused.conv2d({ x: asX(a!), filter: asX(w!), strides: 1, pad: 'valid', bias: b!, activation: 'leakyrelu', leakyreluAlpha: 0.1 }),
+    ],
+    'conv2dTranspose 4x4 stride 2 pad 1, weight-heavy (2x2 x 32 -> 4x4 x 16)': [
+      [rand([2, 2, 2, 32], 32), rand([4, 4, 16, 32], 33)],
+      ([a, w]) => tf.conv2dTranspose(asX(a!), asX(w!), [2, 4, 4, 16], 2, 1),
+    ],
     depthwiseConv2d: [[x(), rand([3, 3, 6, 2], 11)], ([a, w]) => tf.depthwiseConv2d(asX(a!), asX(w!), 2, 'same')],
     'fused depthwiseConv2d + bias + relu (identity graph models)': [
       [x(), rand([3, 3, 6, 1], 12), rand([6], 13)],

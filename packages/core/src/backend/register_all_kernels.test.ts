@@ -6,10 +6,12 @@ import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './register_a
 describe('registerWasmTrainingKernels', () => {
   it('installs every training kernel on wasm, idempotently, and re-installs after the stock ones come back', () => {
     expect(WASM_TRAINING_KERNELS.map((k) => k.kernelName).sort()).toEqual([
+      'Conv2D',
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput',
+      'FusedConv2D',
       'MaxPoolGrad',
     ]);
     registerWasmTrainingKernels();

@@ -12,7 +12,9 @@ import { rememberStockKernel } from './kernels/stock_kernels.js';
  * Kernels that training needs on the wasm backend, which lacks them (the conv filter gradients, both depthwise
  * gradients), runs them on a slow scalar path (Conv2DBackpropInput, ~2 GFLOP/s, also the forward pass of
  * conv2dTranspose), or computes them wrongly (MaxPoolGrad), so that `tf.grad` works, and runs at forward-conv
- * speed, through every op of AEI-Net, HEAR-Net, the discriminator and the frozen identity networks.
+ * speed, through every op of AEI-Net, HEAR-Net, the discriminator and the frozen identity networks. Conv2D and
+ * FusedConv2D are replaced too, for weight-heavy layers only (the generator's 1024-channel blocks), where packing
+ * each step's new weights for XNNPACK's conv costs more than the convolution; other shapes go to the stock kernels.
  * Each lives in kernels/<KernelName>.ts and is built on the backend's XNNPACK convolution and GEMM.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [

@@ -13,23 +13,42 @@ interface Conv2DAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Whether a forward conv takes the GEMM path: NHWC, no dilation, and more output channels than output pixels. */
-export function forwardTakesGemm(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): tf.backend_util.Conv2DInfo | null {
-  if (attrs.dataFormat === 'NCHW') return null;
+export interface ForwardPlan {
+  /** Conv geometry, when the conv takes the GEMM path. */
+  gemm: tf.backend_util.Conv2DInfo | null;
+  /** The attributes for the stock XNNPACK kernel, when it runs. */
+  stockAttrs: Record<string, unknown>;
+}
+
+/**
+ * GEMM path for NHWC, undilated, weight-heavy convs (more output channels than output pixels). For the stock path,
+ * a numeric pad with a rounding mode becomes the explicit padding that yields tfjs's output size: the stock kernel
+ * hands XNNPACK the pad as given, and XNNPACK's floor rounding then disagrees with 'ceil' (a wrong, short output).
+ */
+export function planForward(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): ForwardPlan {
   const d = attrs.dilations ?? 1;
-  if ((typeof d === 'number' ? d : Math.max(...d)) !== 1) return null;
+  const dilated = (typeof d === 'number' ? d : Math.max(...d)) !== 1;
+  if (attrs.dataFormat === 'NCHW' || dilated) return { gemm: null, stockAttrs: attrs as unknown as Record<string, unknown> };
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-  return weightsDominate(info.batchSize * info.outHeight * info.outWidth, info.outChannels) ? info : null;
+  const gemm = weightsDominate(info.batchSize * info.outHeight * info.outWidth, info.outChannels) ? info : null;
+  if (typeof attrs.pad !== 'number' || attrs.dimRoundingMode === undefined) {
+    return { gemm, stockAttrs: attrs as unknown as Record<string, unknown> };
+  }
+  const { top, left } = info.padInfo;
+  const bottom = Math.max(0, (info.outHeight - 1) * info.strideHeight + info.filterHeight - info.inHeight - top);
+  const right = Math.max(0, (info.outWidth - 1) * info.strideWidth + info.filterWidth - info.inWidth - left);
+  const pad: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return { gemm, stockAttrs: { ...attrs, pad, dimRoundingMode: undefined } };
 }
 
 /**
  * Forward conv2d: XNNPACK's conv for activation-heavy layers (unchanged), one im2col GEMM for weight-heavy ones,
- * where the conv path's filter packing would cost 10-30x the convolution itself (see conv_gemm.ts).
+ * where the conv path's per-step filter packing costs many times the convolution itself (see conv_gemm.ts).
  */
 function conv2D(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-  const info = forwardTakesGemm(x, filter, args.attrs as unknown as Conv2DAttrs);
-  if (info === null) return wasmKernel(tf.Conv2D).kernelFunc(args);
+  const { gemm: info, stockAttrs } = planForward(x, filter, args.attrs as unknown as Conv2DAttrs);
+  if (info === null) return wasmKernel(tf.Conv2D).kernelFunc({ ...args, attrs: stockAttrs as tf.NamedAttrMap });
   return withScope(args.backend, (scope) => {
     const cols = im2colRows(scope, x, info);
     const k = info.filterHeight * info.filterWidth * info.inChannels;

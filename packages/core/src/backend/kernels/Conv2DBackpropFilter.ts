@@ -29,7 +29,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFu
   const blockRows = Math.ceil(rows / blocks);
 
   return withScope(backend, (scope) => {
-    const xt = channelsFirstPhased(scope, x, info.strideWidth);
+    const xt = channelsFirstPhased(scope, x, info.strideHeight, info.strideWidth);
     const cols = scope.alloc([m, blockRows * wo]);
     let acc: tf.TensorInfo | null = null;
     for (let r0 = 0; r0 < rows; r0 += blockRows) {
@@ -53,35 +53,37 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFu
 }
 
 /**
- * x [b, h, w, c] as [c, b, h, sw, ceil(w / sw)]: channels outermost and each image row split into its `sw` column
- * phases, so that every im2col row is a set of contiguous runs (one memmove each) whatever the stride.
+ * x [b, h, w, c] as [c, b, sh, sw, ceil(h / sh), ceil(w / sw)]: channels outermost and each image split into its
+ * stride phases, so that the pixels one im2col row takes from an image are a contiguous block (one memmove) for any
+ * stride, whenever the output width equals the phase width (the usual 'same' and pad-1 cases), and a contiguous
+ * run per output row otherwise.
  */
-function channelsFirstPhased(scope: KernelScope, x: tf.TensorInfo, sw: number): tf.TensorInfo {
+function channelsFirstPhased(scope: KernelScope, x: tf.TensorInfo, sh: number, sw: number): tf.TensorInfo {
   const [b, h, w, c] = x.shape as Shape4;
-  if (w % sw === 0) {
-    // [b*h, w/sw, sw, c] -> [c, b*h, sw, w/sw] is rank 4; the wasm Transpose is ~20x slower at rank 5.
-    return scope.run(tf.Transpose, { x: view(x, [b * h, w / sw, sw, c]) }, { perm: [3, 0, 2, 1] });
-  }
-  // Odd widths (the discriminator's 65, 129...): a JS pass over blocks of image rows that fit in L1.
+  if (sh === 1 && sw === 1) return scope.run(tf.Transpose, { x }, { perm: [3, 0, 1, 2] });
+  // The wasm Transpose has no fast path above rank 4, so the phase split is a JS pass over blocks of image rows
+  // that fit in L1.
+  const hq = Math.ceil(h / sh);
   const wq = Math.ceil(w / sw);
-  const rowLen = sw * wq;
-  const rows = b * h;
-  const out = scope.alloc([c, b, h, sw, wq]);
+  const out = scope.alloc([c, b, sh, sw, hq, wq]);
   const heap = scope.f32();
   const src = scope.offset(x);
   const dst = scope.offset(out);
+  const plane = hq * wq;
+  if (h % sh !== 0 || w % sw !== 0) heap.fill(0, dst, dst + c * b * sh * sw * plane);
   const blockRows = Math.max(1, Math.floor(256 / w));
-  for (let r0 = 0; r0 < rows; r0 += blockRows) {
-    const r1 = Math.min(rows, r0 + blockRows);
-    for (let ch = 0; ch < c; ch++) {
-      let o = dst + (ch * rows + r0) * rowLen;
-      for (let r = r0; r < r1; r++) {
-        const rowSrc = src + r * w * c + ch;
-        for (let p = 0; p < sw; p++) {
-          let q = 0;
-          for (let i = rowSrc + p * c, end = rowSrc + w * c; i < end; i += sw * c, q++) heap[o + q] = heap[i];
-          for (; q < wq; q++) heap[o + q] = 0;
-          o += wq;
+  for (let n = 0; n < b; n++) {
+    for (let r0 = 0; r0 < h; r0 += blockRows) {
+      const r1 = Math.min(h, r0 + blockRows);
+      for (let ch = 0; ch < c; ch++) {
+        const chBase = dst + (ch * b + n) * sh * sw * plane;
+        for (let r = r0; r < r1; r++) {
+          const rowSrc = src + ((n * h + r) * w) * c + ch;
+          const rowDst = chBase + (r % sh) * sw * plane + Math.floor(r / sh) * wq;
+          for (let p = 0; p < sw; p++) {
+            let o = rowDst + p * plane;
+            for (let i = rowSrc + p * c, end = rowSrc + w * c; i < end; i += sw * c) heap[o++] = heap[i];
+          }
         }
       }
     }
@@ -106,7 +108,7 @@ function addInto(scope: KernelScope, acc: tf.TensorInfo, add: tf.TensorInfo, siz
 
 /**
  * cols[(kh,kw,ci), (r,ow)] = x[b, oh*sh+kh-pt, ow*sw+kw-pl, ci] for the `n` rows r = (b, oh) from `r0`, zero where
- * the window is in the padding. `xt` is x as [ci, b, h, sw, wq] (see `channelsFirstPhased`).
+ * the window is in the padding. `xt` is x as [ci, b, sh, sw, hq, wq] (see `channelsFirstPhased`).
  */
 function fillIm2colT(
   scope: KernelScope,
@@ -120,34 +122,65 @@ function fillIm2colT(
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
+  const hq = Math.ceil(h / sh);
   const wq = Math.ceil(w / sw);
-  const rowLen = sw * wq;
+  const plane = hq * wq;
   const heap = scope.f32();
   const xBase = scope.offset(xt);
   let d = scope.offset(cols);
   for (let i = 0; i < kh; i++) {
+    // Output rows whose input row ih = oh*sh + i - pt lies inside the image; ih is row (oh + rowShift) of phase rowPhase.
+    const ohLo = Math.max(0, Math.ceil((pt - i) / sh));
+    const ohHi = Math.min(ho, Math.floor((h - 1 + pt - i) / sh) + 1);
+    const rowPhase = (((i - pt) % sh) + sh) % sh;
+    const rowShift = (i - pt - rowPhase) / sh;
     for (let j = 0; j < kw; j++) {
-      // Output columns whose input column iw = ow*sw + j - pl lies inside the image; iw's phase and its
-      // position within the phase, (iw - phase) / sw = ow + shift, advance by one per output column.
       const owLo = Math.min(wo, Math.max(0, Math.ceil((pl - j) / sw)));
       const owHi = Math.max(owLo, Math.min(wo, Math.floor((w - 1 + pl - j) / sw) + 1));
-      const run = owHi - owLo;
-      const phase = (((j - pl) % sw) + sw) % sw;
-      const shift = (j - pl - phase) / sw;
-      const colOffset = phase * wq + owLo + shift;
+      const colPhase = (((j - pl) % sw) + sw) % sw;
+      const colShift = (j - pl - colPhase) / sw;
+      const edges = owLo > 0 || owHi < wo;
       for (let c = 0; c < ci; c++) {
-        for (let r = r0; r < r0 + n; r++, d += wo) {
+        for (let r = r0; r < r0 + n; ) {
+          // The rows of one image in this block: [ohS, ohE) of image bi.
           const bi = (r / ho) | 0;
-          const ih = (r - bi * ho) * sh + i - pt;
-          if (ih < 0 || ih >= h || run === 0) {
-            heap.fill(0, d, d + wo);
+          const ohS = r - bi * ho;
+          const ohE = Math.min(ho, ohS + r0 + n - r);
+          const dImage = d + (r - r0) * wo;
+          r += ohE - ohS;
+          const va = Math.max(ohS, ohLo);
+          const vb = Math.max(va, Math.min(ohE, ohHi));
+          if (va > ohS) heap.fill(0, dImage, dImage + (va - ohS) * wo);
+          if (vb < ohE) heap.fill(0, dImage + (vb - ohS) * wo, dImage + (ohE - ohS) * wo);
+          if (va === vb) continue;
+          if (owHi === owLo) {
+            heap.fill(0, dImage + (va - ohS) * wo, dImage + (vb - ohS) * wo);
             continue;
           }
-          if (owLo > 0) heap.fill(0, d, d + owLo);
-          if (owHi < wo) heap.fill(0, d + owHi, d + wo);
-          const src = xBase + ((c * b + bi) * h + ih) * rowLen + colOffset;
-          heap.copyWithin(d + owLo, src, src + run);
+          const srcPlane = xBase + (((c * b + bi) * sh + rowPhase) * sw + colPhase) * plane;
+          const dValid = dImage + (va - ohS) * wo;
+          if (wq === wo) {
+            // One block: the rows are adjacent in the phase plane as in cols. The columns outside [owLo, owHi)
+            // receive the neighbouring rows' ends and are zeroed below.
+            const first = srcPlane + (va + rowShift) * wq + owLo + colShift;
+            const last = srcPlane + (vb - 1 + rowShift) * wq + owHi - 1 + colShift;
+            heap.copyWithin(dValid + owLo, first, last + 1);
+            if (edges) {
+              for (let row = dValid, end = dValid + (vb - va) * wo; row < end; row += wo) {
+                for (let k = 0; k < owLo; k++) heap[row + k] = 0;
+                for (let k = owHi; k < wo; k++) heap[row + k] = 0;
+              }
+            }
+          } else {
+            for (let oh = va, row = dValid; oh < vb; oh++, row += wo) {
+              if (owLo > 0) heap.fill(0, row, row + owLo);
+              if (owHi < wo) heap.fill(0, row + owHi, row + wo);
+              const src = srcPlane + (oh + rowShift) * wq + owLo + colShift;
+              heap.copyWithin(row + owLo, src, src + owHi - owLo);
+            }
+          }
         }
+        d += n * wo;
       }
     }
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareKernel, convCases, convTensors, describeCase, useBackend } from './test_utils/kernel_compare.js';
+import { compareKernel, convCases, convTensors, describeCase, useBackend, weightHeavyConvCases } from './test_utils/kernel_compare.js';
 
 describe('Conv2DBackpropInput on wasm', () => {
   const initial = tf.getBackend();
@@ -11,6 +11,18 @@ describe('Conv2DBackpropInput on wasm', () => {
   it('matches the cpu backend (rel. error <= 1e-4) for every padding, stride 1/2, filters 1..4, odd and non-square shapes, without leaking', async () => {
     await useBackend('cpu');
     for (const c of convCases(101, 28)) {
+      const { x, filter, dy, attrs } = convTensors(c, false);
+      const r = await compareKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x });
+      expect({ case: describeCase(c), ok: r.error <= 1e-4 }).toEqual({ case: describeCase(c), ok: true });
+      expect(r.shape).toEqual(c.x);
+      expect([r.leakedTensors, r.leakedBuffers]).toEqual([0, 0]);
+      tf.dispose([x, filter, dy]);
+    }
+  });
+
+  it('matches the cpu backend on weight-heavy geometries, which take the GEMM + col2im path, without leaking', async () => {
+    await useBackend('cpu');
+    for (const c of weightHeavyConvCases(102, 12)) {
       const { x, filter, dy, attrs } = convTensors(c, false);
       const r = await compareKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x });
       expect({ case: describeCase(c), ok: r.error <= 1e-4 }).toEqual({ case: describeCase(c), ok: true });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { im2colRows } from './conv_gemm.js';
-import { forwardTakesGemm } from './Conv2D.js';
+import { planForward } from './Conv2D.js';
 import { stockSetup, wasmKernel } from './stock_kernels.js';
 import { view, withScope } from './wasm_kernel_scope.js';
 
@@ -11,11 +11,11 @@ import { view, withScope } from './wasm_kernel_scope.js';
 function fusedConv2D(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
   const attrs = args.attrs as Record<string, unknown>;
-  const info = forwardTakesGemm(x!, filter!, attrs as never);
+  const { gemm: info, stockAttrs } = planForward(x!, filter!, attrs as never);
   const co = filter!.shape[3]!;
   const channelwise = (t: tf.TensorInfo | undefined): boolean => t == null || tf.util.sizeFromShape(t.shape) === co;
   if (info === null || !channelwise(bias) || !channelwise(preluActivationWeights)) {
-    return wasmKernel(tf.FusedConv2D).kernelFunc(args);
+    return wasmKernel(tf.FusedConv2D).kernelFunc({ ...args, attrs: stockAttrs as tf.NamedAttrMap });
   }
   return withScope(args.backend, (scope) => {
     const cols = im2colRows(scope, x!, info);

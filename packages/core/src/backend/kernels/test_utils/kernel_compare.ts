@@ -158,3 +158,37 @@ export function convTensors(
   const dy = tf.randomNormal<tf.Rank.R4>(yShape, 0, 1, 'float32', 13);
   return { x, filter, dy, attrs };
 }
+
+/**
+ * Weight-heavy geometries (few output pixels, many output channels: the generator's 1024-channel blocks at 2x2..16x16,
+ * scaled down), which the forward and input-gradient kernels run as one GEMM instead of a convolution.
+ * `pixelsOf` says which pixel count must not exceed the channels: the forward output's or dy's, which are the same.
+ */
+export function weightHeavyConvCases(seed: number, count: number): ConvCase[] {
+  const rand = seededRandom(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+  const cases: ConvCase[] = [
+    { x: [2, 2, 2, 8], kernel: [3, 3], strides: [1, 1], pad: 'same', out: 32 },
+    { x: [1, 4, 4, 6], kernel: [4, 4], strides: [2, 2], pad: [[0, 0], [1, 1], [1, 1], [0, 0]], out: 24 },
+    { x: [2, 3, 5, 16], kernel: [1, 1], strides: [1, 1], pad: 'valid', out: 40 },
+    { x: [2, 5, 3, 4], kernel: [2, 3], strides: [2, 1], pad: 'same', out: 32 },
+    { x: [1, 5, 5, 3], kernel: [4, 4], strides: [1, 1], pad: [[0, 0], [2, 2], [2, 2], [0, 0]], out: 40 },
+  ];
+  const pads = ['same', 'valid', 'explicit', 'asymmetric'] as const;
+  while (cases.length < 5 + count) {
+    const kernel: [number, number] = [int(1, 4), int(1, 4)];
+    const s = int(1, 2);
+    const kind = pads[cases.length % pads.length]!;
+    let pad: Padding = kind === 'same' || kind === 'valid' ? kind : 0;
+    if (kind === 'explicit') {
+      const p = int(0, 2);
+      pad = [[0, 0], [p, p], [p, p], [0, 0]];
+    } else if (kind === 'asymmetric') {
+      pad = [[0, 0], [int(0, 2), int(0, 2)], [int(0, 2), int(0, 2)], [0, 0]];
+    }
+    const c: ConvCase = { x: [int(1, 2), int(kernel[0], 5), int(kernel[1], 5), int(2, 8)], kernel, strides: [s, s], pad, out: int(24, 40) };
+    const [, ho, wo] = tf.backend_util.computeConv2DInfo(c.x, [...c.kernel, c.x[3], c.out], c.strides, 1, c.pad).outShape;
+    if (c.x[0] * ho * wo <= c.out) cases.push(c);
+  }
+  return cases;
+}
