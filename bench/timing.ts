@@ -25,18 +25,21 @@ function now(clock: Clock): number {
 }
 
 /** Median time in ms of `fn`, which returns a tensor that is read back (so async backends finish) and disposed. */
-export async function medianMs(
-  fn: () => tf.Tensor | tf.Tensor[],
-  { warmup = 2, runs = 5, clock = 'wall' }: TimingOptions = {},
-): Promise<number> {
-  const once = async (): Promise<number> => {
-    const start = now(clock);
+export async function medianMs(fn: () => tf.Tensor | tf.Tensor[], timing: TimingOptions = {}): Promise<number> {
+  return medianAsyncMs(async () => {
     const out = tf.tidy(fn);
     const outs = Array.isArray(out) ? out : [out];
     await Promise.all(outs.map((t) => t.data()));
-    const ms = now(clock) - start;
     tf.dispose(outs);
-    return ms;
+  }, timing);
+}
+
+/** Median time in ms of an async `fn` that finishes its own work (e.g. a training step that reads its losses back). */
+export async function medianAsyncMs(fn: () => Promise<void>, { warmup = 2, runs = 5, clock = 'wall' }: TimingOptions = {}): Promise<number> {
+  const once = async (): Promise<number> => {
+    const start = now(clock);
+    await fn();
+    return now(clock) - start;
   };
   for (let i = 0; i < warmup; i++) await once();
   const times: number[] = [];

@@ -24,7 +24,7 @@ export { AADLayer } from './layers/aad.js';
 export type { AADLayerArgs } from './layers/aad.js';
 export { AADResBlk } from './layers/aad_resblk.js';
 export type { AADResBlkArgs } from './layers/aad_resblk.js';
-export { InstanceNorm, instanceNormalize } from './layers/instance_norm.js';
+export { InstanceNorm, instanceNormalize, spatialMean } from './layers/instance_norm.js';
 export type { InstanceNormArgs } from './layers/instance_norm.js';
 export { ConcatIntegration } from './layers/concat_integration.js';
 export type { ConcatIntegrationArgs } from './layers/concat_integration.js';
@@ -64,7 +64,7 @@ export { FFHQ_TEMPLATE, DEFAULT_LANDMARK_WEIGHTS, estimateSimilarity, alignmentT
 export type { Point, Landmarks5, Affine, AlignedFace, BorderMode, PasteBackOptions } from './faces/alignment.js';
 export { decodeImage, resizeImage, encodePngSharp, writePng, imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from './faces/image_io.js';
 export type { DecodeOptions } from './faces/image_io.js';
-export { packageFile, loadFaceApiWeights, loadGraphModelFiles } from './faces/model_files.js';
+export { packageFile, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphModel } from './faces/model_files.js';
 export type { ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
 
 // Identity encoders (z_id): frozen, differentiable w.r.t. the input, loaded offline from the pinned npm packages.

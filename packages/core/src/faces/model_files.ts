@@ -74,8 +74,7 @@ export interface GraphNode {
   attr?: Record<string, { list?: { i?: string[]; s?: string[] }; s?: string; b?: boolean; i?: string; f?: number }>;
 }
 
-/** Reads a graph model (e.g. Human's `models/faceres.json`) and decodes its weights (fp16 to float32). */
-export function loadGraphModelFiles(pkg: ModelPackage, file: string): GraphModelFiles {
+function readGraphJson(pkg: ModelPackage, file: string): { full: string; json: { modelTopology?: { node?: GraphNode[] }; weightsManifest?: tf.io.WeightsManifestConfig } } {
   const full = packageFile(pkg, file);
   const json = JSON.parse(readOrThrow(full, pkg).toString('utf8')) as {
     modelTopology?: { node?: GraphNode[] };
@@ -84,5 +83,27 @@ export function loadGraphModelFiles(pkg: ModelPackage, file: string): GraphModel
   if (!json.modelTopology?.node || !json.weightsManifest) {
     throw new Error(`${full} is not a tfjs graph model (no modelTopology.node or weightsManifest); reinstall ${pkg}.`);
   }
-  return { nodes: json.modelTopology.node, weights: decodeGroups(json.weightsManifest, path.dirname(full), pkg) };
+  return { full, json };
+}
+
+/**
+ * A package's graph model (e.g. Human's `models/blazeface.json`, `models/facemesh.json`) as a tf.GraphModel on this
+ * project's tfjs, read from disk. For inference only: GraphModel.execute frees intermediates, so it cannot be
+ * differentiated (the identity encoders run their own forward passes instead).
+ */
+export async function loadPackageGraphModel(pkg: ModelPackage, file: string): Promise<tf.GraphModel> {
+  const { full, json } = readGraphJson(pkg, file);
+  const buffers: Buffer[] = [];
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  for (const group of json.weightsManifest!) {
+    for (const p of group.paths) buffers.push(readOrThrow(path.join(path.dirname(full), p), pkg));
+    weightSpecs.push(...group.weights);
+  }
+  return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs, weightData: toArrayBuffer(Buffer.concat(buffers)) }));
+}
+
+/** Reads a graph model (e.g. Human's `models/faceres.json`) and decodes its weights (fp16 to float32). */
+export function loadGraphModelFiles(pkg: ModelPackage, file: string): GraphModelFiles {
+  const { full, json } = readGraphJson(pkg, file);
+  return { nodes: json.modelTopology!.node!, weights: decodeGroups(json.weightsManifest!, path.dirname(full), pkg) };
 }

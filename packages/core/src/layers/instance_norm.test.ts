@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { expectBitIdentical, saveAndLoad, seededInput } from '../test_utils/layers_round_trip.js';
-import { InstanceNorm } from './instance_norm.js';
+import { InstanceNorm, instanceNormalize, spatialMean } from './instance_norm.js';
 
 describe('InstanceNorm', () => {
   it('normalises each sample and channel over H×W with the biased variance and ε = 1e-5', async () => {
@@ -39,5 +39,31 @@ describe('InstanceNorm', () => {
     tf.dispose([x, a, b]);
     model.dispose();
     loaded.dispose();
+  });
+
+  it('computes the spatial mean and its gradient as tf.mean over [1, 2] does', async () => {
+    const x = seededInput([2, 5, 3, 4], 7) as tf.Tensor4D;
+    const dy = seededInput([2, 1, 1, 4], 8);
+    const [ours, reference] = tf.tidy(() => [spatialMean(x), tf.mean(x, [1, 2], true)]);
+    const [gOurs, gReference] = tf.tidy(() => [
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(spatialMean(t as tf.Tensor4D), dy)))(x),
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, [1, 2], true), dy)))(x),
+    ]);
+    expect(ours!.shape).toEqual([2, 1, 1, 4]);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(ours!, reference!))).arraySync())).toBeLessThan(1e-6);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(gOurs!, gReference!))).arraySync())).toBeLessThan(1e-6);
+    // And the whole normalisation differentiates like the textbook formula built from tf.moments.
+    const textbook = (t: tf.Tensor4D): tf.Tensor => {
+      const { mean, variance } = tf.moments(t, [1, 2], true);
+      return tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+    };
+    const w = seededInput([2, 5, 3, 4], 9);
+    const diff = tf.tidy(() => {
+      const a = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(instanceNormalize(t as tf.Tensor4D, 1e-5), w)))(x);
+      const b = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(textbook(t as tf.Tensor4D), w)))(x);
+      return tf.max(tf.abs(tf.sub(a, b))).arraySync();
+    });
+    expect(diff).toBeLessThan(1e-4);
+    tf.dispose([x, dy, w, ours!, reference!, gOurs!, gReference!]);
   });
 });

@@ -59,6 +59,25 @@ describe('FacePairLoader on datasets/embedded', () => {
     [a, b, c].forEach((l) => l.dispose());
   });
 
+  it('resumes from a saved state() exactly where the saved run was, across an epoch boundary', async () => {
+    const options = { source: EMBEDDED, batchSize: 10, resolution: 8, sameProbability: 0.2, prefetch: 2 };
+    const a = await FacePairLoader.open({ ...options, seed: 'resume' });
+    await take(a, 3); // 30 of 37 faces: the next batches cross into epoch 2
+    const saved = JSON.parse(JSON.stringify(a.state())) as unknown;
+    const reference = await take(a, 2);
+    const b = await FacePairLoader.open({ ...options, seed: 'another seed' });
+    await take(b, 1);
+    b.restore(saved);
+    const resumed = await take(b, 2);
+    expect(resumed.indices).toEqual(reference.indices);
+    expect(resumed.same).toEqual(reference.same);
+    resumed.pixels.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(reference.pixels[i]!)));
+    expect(b.epoch).toBe(a.epoch);
+    expect(() => b.restore({ version: 1, items: 5, rng: {}, epochStart: null, cursor: 0, epoch: 0 })).toThrow(/5 images/);
+    expect(() => b.restore('nonsense')).toThrow(/not a state/);
+    [a, b].forEach((l) => l.dispose());
+  });
+
   for (const p of [0.2, 0.5]) {
     it(`X_s = X_t in ${p * 100}% of 1000 samples (within 4 sigma), exactly equal images then, different ones otherwise`, async () => {
       const loader = await FacePairLoader.open({ source: EMBEDDED, batchSize: 50, resolution: 8, sameProbability: p, seed: `ratio-${p}` });

@@ -36,12 +36,14 @@ export interface SkippedRow {
   reason: string;
 }
 
-const round2 = (v: number): string => (Math.round(v * 100) / 100).toString();
+const round2 = (v: number): string => (Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '');
 
 export function manifestToCsv(rows: readonly ManifestRow[]): string {
   const records = rows.map((r) => [
-    r.path, r.identity, r.source, String(r.face), r.score.toFixed(4), r.detector,
-    ...r.box.map(round2), ...r.landmarks.flatMap((p) => p.map(round2)),
+    r.path, r.identity, r.source, String(r.face), Number.isFinite(r.score) ? r.score.toFixed(4) : '', r.detector,
+    ...r.box.map(round2),
+    // Rows read from a manifest with only path and identity have no landmarks: empty cells keep the CSV rectangular.
+    ...(r.landmarks.length ? r.landmarks.flatMap((p) => p.map(round2)) : new Array<string>(10).fill('')),
   ]);
   return stringify([[...MANIFEST_COLUMNS], ...records]);
 }

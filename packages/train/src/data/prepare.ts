@@ -311,7 +311,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
     await fs.appendFile(journalFile, JSON.stringify(entry) + '\n');
     journal.set(rel, entry);
     if ((i + 1) % MANIFEST_EVERY === 0) await writeOutputs();
-    bar?.update(resumed + i + 1, { faces: facesSoFar });
+    bar?.update(resumed + i + 1, { faces: String(facesSoFar) });
   }
   bar?.done();
   const counts = await writeOutputs();
