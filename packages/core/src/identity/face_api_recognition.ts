@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadFaceApiWeights } from '../faces/model_files.js';
-import { CropResize, type CropBox } from './crop.js';
-import type { IdentityEncoder } from './identity_encoder.js';
+import type { CropBox } from './crop.js';
+import { FrozenFaceEncoder } from './identity_encoder.js';
 
 /**
  * face-api's face recognition net (@vladmandic/face-api `model/face_recognition_model*`): a port of dlib's
@@ -70,22 +70,19 @@ function foldConv(weights: tf.NamedTensorMap, prefix: string): ConvParams {
   });
 }
 
-export class FaceApiRecognition implements IdentityEncoder {
+export class FaceApiRecognition extends FrozenFaceEncoder {
   readonly name = 'face-api-recognition' as const;
   readonly dim = 128;
-  readonly inputSize = INPUT_SIZE;
   private readonly stem: ConvParams;
   private readonly blocks: ResidualParams[];
   private readonly fc: tf.Tensor2D;
-  private readonly crop: CropResize;
-  private disposed = false;
 
-  constructor(weights: tf.NamedTensorMap, readonly cropBox: CropBox = FACE_API_CROP) {
+  constructor(weights: tf.NamedTensorMap, cropBox: CropBox = FACE_API_CROP) {
+    super(cropBox, INPUT_SIZE);
     this.stem = foldConv(weights, 'conv32_down');
     this.blocks = STAGES.map(({ name }) => ({ conv1: foldConv(weights, `${name}/conv1`), conv2: foldConv(weights, `${name}/conv2`) }));
     this.fc = tf.clone(take(weights, 'fc')) as tf.Tensor2D;
     tf.dispose(Object.values(weights));
-    this.crop = new CropResize(cropBox, INPUT_SIZE);
   }
 
   private conv(x: tf.Tensor4D, p: ConvParams, stride: number, pad: 'same' | 'valid'): tf.Tensor4D {
@@ -123,29 +120,15 @@ export class FaceApiRecognition implements IdentityEncoder {
     });
   }
 
-  embed(images: tf.Tensor4D): tf.Tensor2D {
-    this.assertUsable();
-    if (images.rank !== 4 || images.shape[3] !== 3) {
-      throw new Error(`${this.name}.embed: expected NHWC RGB images [B, H, W, 3] in [-1, 1], got [${images.shape}].`);
-    }
-    return tf.tidy(() => {
-      const pixels = tf.mul(tf.add(this.crop.apply(images), 1), 127.5) as tf.Tensor4D;
-      const d = this.descriptors(pixels);
-      return tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), -1, true), 1e-12)));
-    });
+  protected network(pixels255: tf.Tensor4D): tf.Tensor2D {
+    return this.descriptors(pixels255);
   }
 
-  private assertUsable(): void {
-    if (this.disposed) throw new Error(`${this.name}: the encoder was disposed; load it again with loadIdentityEncoder('${this.name}').`);
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected releaseWeights(): void {
     tf.dispose([this.stem.filter, this.stem.bias, this.fc]);
     for (const b of this.blocks) tf.dispose([b.conv1.filter, b.conv1.bias, b.conv2.filter, b.conv2.bias]);
-    this.crop.dispose();
   }
+
 }
 
 /** Loads the face-api recognition net from @vladmandic/face-api's `model/` folder (offline). */

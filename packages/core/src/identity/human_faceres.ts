@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFiles, type GraphNode } from '../faces/model_files.js';
-import { CropResize, type CropBox } from './crop.js';
-import type { IdentityEncoder } from './identity_encoder.js';
+import type { CropBox } from './crop.js';
+import { FrozenFaceEncoder } from './identity_encoder.js';
 
 /**
  * Human's faceres (@vladmandic/human `models/faceres.json`, from HSE FaceRec: a MobileNet trained on VGGFace2):
@@ -177,17 +177,15 @@ function compile(nodes: Map<string, GraphNode>, weights: tf.NamedTensorMap, outp
   return { steps, owned };
 }
 
-export class HumanFaceres implements IdentityEncoder {
+export class HumanFaceres extends FrozenFaceEncoder {
   readonly name = 'human-faceres' as const;
   readonly dim = 1024;
-  readonly inputSize = INPUT_SIZE;
   private readonly weights: tf.NamedTensorMap;
   private readonly steps: Step[];
   private readonly owned: tf.Tensor[];
-  private readonly crop: CropResize;
-  private disposed = false;
 
-  constructor(nodes: GraphNode[], weights: tf.NamedTensorMap, readonly cropBox: CropBox = FACERES_CROP) {
+  constructor(nodes: GraphNode[], weights: tf.NamedTensorMap, cropBox: CropBox = FACERES_CROP) {
+    super(cropBox, INPUT_SIZE);
     const byName = new Map(nodes.map((n) => [n.name, n]));
     if (!byName.has(OUTPUT_NODE)) throw new Error(`faceres.json has no node '${OUTPUT_NODE}'; reinstall @vladmandic/human 3.3.6.`);
     const { steps, owned } = compile(byName, weights, OUTPUT_NODE);
@@ -207,7 +205,6 @@ export class HumanFaceres implements IdentityEncoder {
     }
     this.steps = steps;
     this.owned = owned;
-    this.crop = new CropResize(cropBox, INPUT_SIZE);
   }
 
   /** The raw 1024-d embeddings of [B, 224, 224, 3] images already in the net's 0-255 range. */
@@ -272,28 +269,14 @@ export class HumanFaceres implements IdentityEncoder {
     });
   }
 
-  embed(images: tf.Tensor4D): tf.Tensor2D {
-    this.assertUsable();
-    if (images.rank !== 4 || images.shape[3] !== 3) {
-      throw new Error(`${this.name}.embed: expected NHWC RGB images [B, H, W, 3] in [-1, 1], got [${images.shape}].`);
-    }
-    return tf.tidy(() => {
-      const pixels = tf.mul(tf.add(this.crop.apply(images), 1), 127.5) as tf.Tensor4D;
-      const f = this.features(pixels);
-      return tf.div(f, tf.sqrt(tf.add(tf.sum(tf.square(f), -1, true), 1e-12)));
-    });
+  protected network(pixels255: tf.Tensor4D): tf.Tensor2D {
+    return this.features(pixels255);
   }
 
-  private assertUsable(): void {
-    if (this.disposed) throw new Error(`${this.name}: the encoder was disposed; load it again with loadIdentityEncoder('${this.name}').`);
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected releaseWeights(): void {
     tf.dispose([...Object.values(this.weights), ...this.owned]);
-    this.crop.dispose();
   }
+
 }
 
 /** Loads Human's faceres from @vladmandic/human's `models/` folder (offline). */

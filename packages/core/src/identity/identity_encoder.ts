@@ -1,5 +1,5 @@
-import type * as tf from '@tensorflow/tfjs';
-import type { CropBox } from './crop.js';
+import * as tf from '@tensorflow/tfjs';
+import { CropResize, type CropBox } from './crop.js';
 
 /**
  * A frozen, pretrained face-recognition network: z_id of FaceShifter (faceshifter.md §1).
@@ -26,3 +26,49 @@ export interface IdentityEncoder {
 
 /** Registered encoders: `face-api-recognition` trains (L_id), `human-faceres` evaluates (ID retrieval). */
 export type IdentityEncoderName = 'face-api-recognition' | 'human-faceres';
+
+/**
+ * What the pretrained encoders share: input checks, the cut to the network's own face box at its input size,
+ * the [-1, 1] → 0–255 range both networks were trained on, L2 normalisation, and disposal. A subclass supplies the
+ * network itself and frees its weights.
+ */
+export abstract class FrozenFaceEncoder implements IdentityEncoder {
+  abstract readonly name: IdentityEncoderName;
+  abstract readonly dim: number;
+  private readonly crop: CropResize;
+  private disposed = false;
+
+  constructor(
+    readonly cropBox: CropBox,
+    readonly inputSize: number,
+  ) {
+    this.crop = new CropResize(cropBox, inputSize);
+  }
+
+  /** The raw (unnormalised) embeddings of [B, inputSize, inputSize, 3] crops in 0–255. */
+  protected abstract network(pixels255: tf.Tensor4D): tf.Tensor2D;
+  protected abstract releaseWeights(): void;
+
+  embed(images: tf.Tensor4D): tf.Tensor2D {
+    this.assertUsable();
+    if (images.rank !== 4 || images.shape[3] !== 3) {
+      throw new Error(`${this.name}.embed: expected NHWC RGB images [B, H, W, 3] in [-1, 1], got [${images.shape}].`);
+    }
+    return tf.tidy(() => {
+      const pixels = tf.mul(tf.add(this.crop.apply(images), 1), 127.5) as tf.Tensor4D;
+      const z = this.network(pixels);
+      return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), -1, true), 1e-12)));
+    });
+  }
+
+  protected assertUsable(): void {
+    if (this.disposed) throw new Error(`${this.name}: the encoder was disposed; load it again with loadIdentityEncoder('${this.name}').`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.releaseWeights();
+    this.crop.dispose();
+  }
+}
