@@ -55,6 +55,8 @@ async function loadWasm(): Promise<string> {
 
 async function loadCpu(): Promise<string> {
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
+  // Its first write prints a multi-line banner recommending tfjs-node; the choice was deliberate and is logged once.
+  (tf.backend() as { firstUse?: boolean }).firstUse = false;
   return 'pure JS, the correctness reference';
 }
 
