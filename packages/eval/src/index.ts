@@ -2,4 +2,28 @@
  * @faceshifter/eval: evaluation of face swaps (ID retrieval, pose and expression error) and swapping on real photos.
  * This file is the package's whole public API.
  */
-export {};
+
+// Metrics (yarn eval): ID similarity / retrieval (Human faceres), head pose and expression from 68 landmarks, CIs.
+export { evaluatePairs, FaceMetrics, aeiSwapFn, EVAL_METHODS } from './metrics/evaluate.js';
+export type { EvalMethod, SwapFn, FaceFeatures, PairResult, EvalSummary, EvalResult, EvaluateOptions } from './metrics/evaluate.js';
+export { readPairsCsv, datasetPairs } from './metrics/pairs.js';
+export type { EvalPair } from './metrics/pairs.js';
+export { headPose, poseError, MEAN_FACE_3D, PITCH_OFFSET_DEG } from './metrics/pose.js';
+export type { HeadPose } from './metrics/pose.js';
+export { expressionError, EXPRESSION_POINTS } from './metrics/expression.js';
+export { alignedLandmarks68, flipHorizontal, LANDMARK_BOX } from './metrics/landmarks.js';
+export { meanCI, seededRandom } from './metrics/stats.js';
+export type { MeanCI } from './metrics/stats.js';
+
+// Reports: summary table, report.csv / report.json, the contact sheet.
+export { formatSummary, rowsToCsv, bestAndWorst, contactSheet, writeReport } from './report/report.js';
+
+// Swapping on real photos (`yarn swap`): detect, align, AEI-Net (+ HEAR-Net), soft-mask paste-back, synthetic mark.
+export { FaceSwapper, readPhoto, trainedIdentityEncoder } from './swap/swapper.js';
+export type { FaceSwapperOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/swapper.js';
+export { faceMask, convexHull, insideDistance } from './swap/mask.js';
+export type { FaceMaskOptions } from './swap/mask.js';
+export { swapMark, writeSwapPng, checkPngPath, toolVersion } from './swap/mark.js';
+export type { SwapMarkInfo } from './swap/mark.js';
+export { runSwap, planSwapJobs } from './swap/run.js';
+export type { SwapCommandOptions, SwapJob, SwapReport } from './swap/run.js';

@@ -116,9 +116,16 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
   let intervalSum = 0;
   let intervalCount = 0;
   let interrupted = false;
+  let interruptedAt = 0;
   const onSigint = (): void => {
-    if (interrupted) process.exit(130); // a second Ctrl-C does not wait for the checkpoint
+    // A second Ctrl-C quits without the checkpoint. One keypress can arrive twice (the terminal signals the whole
+    // process group, and wrappers such as tsx and yarn relay it to their child), so only a later one counts.
+    if (interrupted) {
+      if (performance.now() - interruptedAt > 1000) process.exit(130);
+      return;
+    }
     interrupted = true;
+    interruptedAt = performance.now();
     process.stderr.write('\nInterrupted: writing a checkpoint, then stopping (Ctrl-C again to quit at once).\n');
   };
   process.on('SIGINT', onSigint);

@@ -1,0 +1,89 @@
+/**
+ * `yarn eval --checkpoint <run> (--pairs pairs.csv | --dataset <dir>) --out <dir> [--method model|target|source]`:
+ * ID retrieval, ID similarity, pose and expression error of swaps (or of the built-in baselines) on aligned crops;
+ * prints the summary and writes report.csv, report.json, sheet.png and sheet.json under --out.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, readYamlFile, runCli, selectBackend, type AEINet, type BackendRequest, type RawImage } from '@faceshifter/core';
+import { findCheckpoint } from '@faceshifter/train';
+import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
+import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
+import { formatSummary, writeReport } from '../report/report.js';
+
+/** The identity encoder a run was trained with, from its config.yaml (run dir or two levels above a checkpoint). */
+function runIdentityEncoder(checkpointDir: string): string | undefined {
+  for (const dir of [checkpointDir, path.join(checkpointDir, '..', '..')]) {
+    const file = path.join(dir, 'config.yaml');
+    if (!existsSync(file)) continue;
+    const doc = readYamlFile(file) as { identity?: { encoder?: string } } | null;
+    if (doc?.identity?.encoder) return doc.identity.encoder;
+  }
+  return undefined;
+}
+
+runCli(async () => {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('yarn eval')
+    .usage('$0 --checkpoint <run> (--pairs pairs.csv | --dataset <dir>) --out <dir> [--method model|target|source]\n\nID retrieval, pose and expression error of face swaps on aligned crops, with the no-swap baselines.')
+    .option('checkpoint', { type: 'string', describe: 'AEI-Net run directory or checkpoint (needed for --method model)' })
+    .option('pairs', { type: 'string', describe: 'CSV with columns source,target (paths relative to it; optional source_identity,target_identity)' })
+    .option('dataset', { type: 'string', describe: 'prepared dataset (manifest.csv): every image as target, a source of another identity (seeded)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'folder for report.csv, report.json, sheet.png, sheet.json' })
+    .option('method', { choices: EVAL_METHODS, default: 'model' as EvalMethod, describe: 'model: the checkpoint\'s swap; target: Ŷ = X_t; source: Ŷ = X_s' })
+    .option('identity', { choices: IDENTITY_ENCODERS, describe: 'identity encoder for z_id (default: the run\'s training encoder, else face-api-recognition)' })
+    .option('resolution', { type: 'number', describe: 'side all images are resized to before measuring (default: the model\'s, 256 for baselines)' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
+    .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .conflicts('pairs', 'dataset')
+    .check((a) => {
+      if (!a.pairs && !a.dataset) throw new Error('give --pairs <csv> or --dataset <dir>');
+      if (a.method === 'model' && !a.checkpoint) throw new Error('--method model needs --checkpoint runs/<name> (or use --method target|source for the baselines)');
+      if (a.resolution !== undefined && !(Number.isInteger(a.resolution) && a.resolution >= 32)) throw new Error(`--resolution ${a.resolution}: give an integer of at least 32`);
+      return true;
+    })
+    .strict()
+    .parse();
+  await selectBackend(argv.backend);
+  const pairs = argv.pairs ? await readPairsCsv(argv.pairs) : await datasetPairs(argv.dataset!, argv.seed);
+  let swap: SwapFn | undefined;
+  let resolution = argv.resolution ?? 256;
+  const cleanup: (() => void)[] = [];
+  let checkpointDir: string | undefined;
+  const metrics = await FaceMetrics.load();
+  cleanup.push(() => metrics.dispose());
+  try {
+    if (argv.method === 'model') {
+      checkpointDir = await findCheckpoint(argv.checkpoint!);
+      const loaded = await loadCheckpointNetworks(checkpointDir, { only: ['aei'] });
+      cleanup.push(loaded.dispose);
+      const encoderName = argv.identity ?? runIdentityEncoder(checkpointDir) ?? 'face-api-recognition';
+      const identity = await loadIdentityEncoder(encoderName);
+      cleanup.push(() => identity.dispose());
+      const aei = loaded.networks.aei as AEINet;
+      swap = aeiSwapFn(aei, identity);
+      resolution = argv.resolution ?? aei.modelConfig.resolution;
+      process.stderr.write(`checkpoint ${checkpointDir} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
+    }
+    const result = await evaluatePairs(pairs, {
+      method: argv.method,
+      swap,
+      resolution,
+      metrics,
+      seed: argv.seed,
+      onProgress: (d, n) => process.stderr.write(`\r${d}/${n} pairs`),
+    });
+    process.stderr.write('\n');
+    const images = new Map<string, Promise<RawImage>>();
+    const load = (f: string): Promise<RawImage> => {
+      if (!images.has(f)) images.set(f, decodeImage(f, { resize: resolution }));
+      return images.get(f)!;
+    };
+    await writeReport(argv.out, result, load, { checkpoint: checkpointDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
+    process.stdout.write(formatSummary(result.summary) + `\n\nwrote ${path.join(argv.out, 'report.csv')}, report.json, sheet.png, sheet.json\n`);
+  } finally {
+    for (const c of cleanup.reverse()) c();
+  }
+});
