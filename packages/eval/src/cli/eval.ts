@@ -8,7 +8,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, readYamlFile, runCli, selectBackend, type AEINet, type BackendRequest, type RawImage } from '@faceshifter/core';
-import { findCheckpoint } from '@faceshifter/train';
+import { findCheckpoint, ProgressBar } from '@faceshifter/train';
 import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
 import { formatSummary, writeReport } from '../report/report.js';
@@ -67,15 +67,16 @@ runCli(async () => {
       resolution = argv.resolution ?? aei.modelConfig.resolution;
       process.stderr.write(`checkpoint ${checkpointDir} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
     }
+    const bar = new ProgressBar({ total: pairs.length, label: 'eval' });
     const result = await evaluatePairs(pairs, {
       method: argv.method,
       swap,
       resolution,
       metrics,
       seed: argv.seed,
-      onProgress: (d, n) => process.stderr.write(`\r${d}/${n} pairs`),
+      onProgress: (done) => bar.update(done),
     });
-    process.stderr.write('\n');
+    bar.done();
     const images = new Map<string, Promise<RawImage>>();
     const load = (f: string): Promise<RawImage> => {
       if (!images.has(f)) images.set(f, decodeImage(f, { resize: resolution }));
