@@ -56,6 +56,8 @@ export async function saveOptimizer(file: string, optimizer: tf.Optimizer): Prom
       ? { dtype: 'I32', shape: w.tensor.shape, data: w.tensor.dataSync() as Int32Array }
       : { dtype: 'F32', shape: w.tensor.shape, data: w.tensor.dataSync() as Float32Array },
   ]);
+  // getWeights() makes a fresh scalar for the iteration count; the rest are the optimiser's own variables.
+  tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
   await writeStagedFile(file, encodeSafetensors(tensors, { optimizer: optimizer.getClassName() }, file));
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type RawImage } from '@faceshifter/core';
+import { decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
 import { loadTrainConfig, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
@@ -36,7 +36,11 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   }
   await fs.mkdir(runDir, { recursive: true });
   await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
-  const task = await createTask(config);
+  const identity = await loadIdentityEncoder(config.identity.encoder);
+  const task = await createTask(config, identity).catch((e: unknown) => {
+    identity.dispose();
+    throw e;
+  });
   try {
     logConfig(runDir, config);
     const result = await runTrainingLoop(task, {
@@ -53,12 +57,13 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
     });
     return { config, runDir, result };
   } finally {
-    (task as { dispose?: () => void }).dispose?.();
+    task.dispose();
+    identity.dispose();
   }
 }
 
-async function createTask(config: TrainConfig): Promise<TrainingTask> {
-  const identity = await loadIdentityEncoder(config.identity.encoder);
+/** The trainer of the config's stage; it owns everything it is given but the identity encoder. */
+async function createTask(config: TrainConfig, identity: IdentityEncoder): Promise<TrainingTask & { dispose(): void }> {
   const loader = await FacePairLoader.open({
     source: config.data.root,
     batchSize: config.train.batchSize,
