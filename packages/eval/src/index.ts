@@ -12,7 +12,7 @@ export { headPose, poseError, MEAN_FACE_3D, PITCH_OFFSET_DEG } from './metrics/p
 export type { HeadPose } from './metrics/pose.js';
 export { expressionError, EXPRESSION_POINTS } from './metrics/expression.js';
 export { alignedLandmarks68, flipHorizontal, LANDMARK_BOX } from './metrics/landmarks.js';
-export { meanCI, seededRandom } from './metrics/stats.js';
+export { meanCI } from './metrics/stats.js';
 export type { MeanCI } from './metrics/stats.js';
 
 // Reports: summary table, report.csv / report.json, the contact sheet.

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { listDatasetItems } from '@faceshifter/train';
-import { seededRandom } from './stats.js';
+import seedrandom from 'seedrandom';
 
 /** One (X_s, X_t) evaluation pair: absolute image paths and identity labels (for ID retrieval). */
 export interface EvalPair {
@@ -68,7 +68,7 @@ export async function datasetPairs(dataset: string, seed = 0): Promise<EvalPair[
   const items = await listDatasetItems(dataset);
   const identities = new Set(items.map((i) => i.identity));
   if (identities.size < 2) throw new Error(`Dataset ${dataset} has ${identities.size} identit${identities.size === 1 ? 'y' : 'ies'}; swap pairs need at least two.`);
-  const rand = seededRandom(seed);
+  const rand = seedrandom(String(seed));
   return items.map((t) => {
     const others = items.filter((s) => s.identity !== t.identity);
     const s = others[Math.floor(rand() * others.length)]!;

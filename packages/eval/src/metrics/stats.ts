@@ -1,4 +1,5 @@
 /** Summary statistics with a seeded bootstrap confidence interval. */
+import seedrandom from 'seedrandom';
 
 export interface MeanCI {
   mean: number;
@@ -6,18 +7,6 @@ export interface MeanCI {
   lo: number;
   hi: number;
   n: number;
-}
-
-/** mulberry32: a small, fast, seeded PRNG in [0, 1); enough for resampling indices. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -30,7 +19,7 @@ export function meanCI(values: readonly number[], options: { seed?: number; resa
   const mean = values.reduce((s, v) => s + v, 0) / n;
   if (n === 1) return { mean, lo: mean, hi: mean, n };
   const resamples = options.resamples ?? 2000;
-  const rand = seededRandom(options.seed ?? 0);
+  const rand = seedrandom(String(options.seed ?? 0));
   const means = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let s = 0;

@@ -1,3 +1,4 @@
+import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../register_all_kernels.js';
@@ -68,16 +69,9 @@ export async function compareKernel(
   };
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32), for test cases that must not change between runs. */
+/** Deterministic uniform numbers in [0, 1), for test cases that must not change between runs. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seedrandom(String(seed));
 }
 
 export type Padding = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
