@@ -73,6 +73,7 @@ export type { IdentityEncoder, IdentityEncoderName } from './identity/identity_e
 export { FrozenFaceEncoder } from './identity/identity_encoder.js';
 export { FaceApiRecognition, loadFaceApiRecognition, FACE_API_CROP } from './identity/face_api_recognition.js';
 export { HumanFaceres, loadHumanFaceres, FACERES_CROP } from './identity/human_faceres.js';
+export { CentredIdentityEncoder, identityMean } from './identity/centred_encoder.js';
 export { CropResize } from './identity/crop.js';
 export type { CropBox } from './identity/crop.js';
 

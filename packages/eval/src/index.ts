@@ -19,7 +19,7 @@ export type { MeanCI } from './metrics/stats.js';
 export { formatSummary, rowsToCsv, bestAndWorst, contactSheet, writeReport } from './report/report.js';
 
 // Swapping on real photos (`yarn swap`): detect, align, AEI-Net (+ HEAR-Net), soft-mask paste-back, synthetic mark.
-export { FaceSwapper, readPhoto, trainedIdentityEncoder } from './swap/swapper.js';
+export { FaceSwapper, readPhoto } from './swap/swapper.js';
 export type { FaceSwapperOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/swapper.js';
 export { faceMask, convexHull, insideDistance } from './swap/mask.js';
 export type { FaceMaskOptions } from './swap/mask.js';

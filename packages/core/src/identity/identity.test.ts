@@ -115,6 +115,39 @@ describe('face-api recognition encoder', () => {
   });
 });
 
+describe('face-api recognition encoder, centred', () => {
+  let raw: IdentityEncoder;
+  let centred: IdentityEncoder;
+  beforeAll(async () => {
+    raw = await loadIdentityEncoder('face-api-recognition');
+    centred = await loadIdentityEncoder('face-api-recognition-centred');
+  });
+  afterAll(() => {
+    raw.dispose();
+    centred.dispose();
+  });
+
+  it('spreads strangers and the same person the way L_id needs: strangers near 0, the same person high', () => {
+    const [zRaw, zCentred] = [raw, centred].map((e) => e.embed(probe.images));
+    const mean = (z: tf.Tensor2D, same: boolean): number => {
+      const sim = tf.tidy(() => tf.matMul(z, z, false, true)).arraySync() as number[][];
+      const v: number[] = [];
+      for (let i = 0; i < 6; i++) for (let j = i + 1; j < 6; j++) if ((probe.person[i]! && probe.person[j]!) === same && (same || probe.person[i] !== probe.person[j])) v.push(sim[i]![j]!);
+      return v.reduce((a, b) => a + b, 0) / v.length;
+    };
+    // Raw face-api: strangers already at ~0.85 (README.md); centred: strangers near 0, the same person still high.
+    expect(mean(zRaw!, false)).toBeGreaterThan(0.7);
+    expect(mean(zCentred!, false)).toBeLessThan(0.3);
+    expect(mean(zCentred!, true)).toBeGreaterThan(0.7);
+    expect(identityMargin(zCentred!, probe.person)).toBeGreaterThan(identityMargin(zRaw!, probe.person));
+    tf.dispose([zRaw!, zCentred!]);
+  });
+
+  it('passes finite, non-zero, correct gradients to its input', () => {
+    checkGradient(centred);
+  });
+});
+
 describe('Human faceres encoder', () => {
   let encoder: HumanFaceres;
   beforeAll(async () => {
@@ -198,8 +231,8 @@ describe('CropResize', () => {
 
 describe('loadIdentityEncoder', () => {
   it('lists the registered encoders and names them in the error for an unknown one', async () => {
-    expect(IDENTITY_ENCODERS).toEqual(['face-api-recognition', 'human-faceres']);
-    await expect(loadIdentityEncoder('arcface')).rejects.toThrow(/Unknown identity encoder 'arcface'.*face-api-recognition, human-faceres/);
+    expect(IDENTITY_ENCODERS).toEqual(['face-api-recognition', 'face-api-recognition-centred', 'human-faceres']);
+    await expect(loadIdentityEncoder('arcface')).rejects.toThrow(/Unknown identity encoder 'arcface'.*face-api-recognition, face-api-recognition-centred, human-faceres/);
   });
 
   it('a disposed encoder says so instead of failing inside tfjs', async () => {

@@ -24,8 +24,11 @@ export interface IdentityEncoder {
   dispose(): void;
 }
 
-/** Registered encoders: `face-api-recognition` trains (L_id), `human-faceres` evaluates (ID retrieval). */
-export type IdentityEncoderName = 'face-api-recognition' | 'human-faceres';
+/**
+ * Registered encoders: `face-api-recognition` and its centred form `face-api-recognition-centred`
+ * (centred_encoder.ts) train (L_id); `human-faceres` evaluates (ID retrieval).
+ */
+export type IdentityEncoderName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres';
 
 /**
  * What the pretrained encoders share: input checks, the cut to the network's own face box at its input size,

@@ -3,26 +3,14 @@
  * ID retrieval, ID similarity, pose and expression error of swaps (or of the built-in baselines) on aligned crops;
  * prints the summary and writes report.csv, report.json, sheet.png and sheet.json under --out.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, readYamlFile, runCli, selectBackend, type AEINet, type BackendRequest, type RawImage } from '@faceshifter/core';
-import { findCheckpoint, ProgressBar } from '@faceshifter/train';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest, type RawImage } from '@faceshifter/core';
+import { findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
 import { formatSummary, writeReport } from '../report/report.js';
-
-/** The identity encoder a run was trained with, from its config.yaml (run dir or two levels above a checkpoint). */
-function runIdentityEncoder(checkpointDir: string): string | undefined {
-  for (const dir of [checkpointDir, path.join(checkpointDir, '..', '..')]) {
-    const file = path.join(dir, 'config.yaml');
-    if (!existsSync(file)) continue;
-    const doc = readYamlFile(file) as { identity?: { encoder?: string } } | null;
-    if (doc?.identity?.encoder) return doc.identity.encoder;
-  }
-  return undefined;
-}
 
 runCli(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -59,7 +47,7 @@ runCli(async () => {
       checkpointDir = await findCheckpoint(argv.checkpoint!);
       const loaded = await loadCheckpointNetworks(checkpointDir, { only: ['aei'] });
       cleanup.push(loaded.dispose);
-      const encoderName = argv.identity ?? runIdentityEncoder(checkpointDir) ?? 'face-api-recognition';
+      const encoderName = argv.identity ?? trainedIdentityEncoder(argv.checkpoint!, checkpointDir).name;
       const identity = await loadIdentityEncoder(encoderName);
       cleanup.push(() => identity.dispose());
       const aei = loaded.networks.aei as AEINet;

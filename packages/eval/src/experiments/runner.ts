@@ -363,7 +363,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
         let hearRun: { dir: string; overrides: string[] } | null = null;
         if (v.hear) {
           const hearDir = hearRunDirOf(dir, v.name);
-          const h = hearOverrides(v, runDir, options.steps);
+          const h = hearOverrides(v, runDir, config, options.steps);
           log(`[experiments] ${v.name}: training HEAR-Net (${h.overrides.join(' ')})`);
           if (await trainStage(v.hear.config, h.overrides, h.config, hearDir, options)) summary.trained.push(`${v.name}/hear`);
           hearRun = { dir: hearDir, overrides: h.overrides };

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 import {
   alignFace,
   applyAffine,
@@ -23,7 +21,7 @@ import {
   type LoadedCheckpoint,
   type RawImage,
 } from '@faceshifter/core';
-import { findCheckpoint, loadTrainConfig } from '@faceshifter/train';
+import { findCheckpoint, trainedIdentityEncoder } from '@faceshifter/train';
 import { faceMask, type FaceMaskOptions } from './mask.js';
 
 /**
@@ -83,20 +81,6 @@ export async function readPhoto(file: string, role: string): Promise<RawImage & 
     if (e instanceof ImageDecodeError) throw new Error(`${file}: cannot decode the ${role} image (${e.reason}); pass a JPEG, PNG, WebP, TIFF or AVIF photo`);
     throw e;
   }
-}
-
-/**
- * The identity encoder a run was trained with: `identity.encoder` of the run's resolved config.yaml, found beside
- * the path the user gave (a run directory) or two levels above the checkpoint (runs/<name>/checkpoints/step-N).
- */
-export function trainedIdentityEncoder(userPath: string, checkpointDir: string): { name: IdentityEncoderName; from: string | null } {
-  const candidates = [path.join(userPath, 'config.yaml'), path.resolve(checkpointDir, '..', '..', 'config.yaml')];
-  for (const file of candidates) {
-    if (path.resolve(path.dirname(file)) === path.resolve(checkpointDir)) continue; // a checkpoint's own config.yaml holds only `model`
-    if (!existsSync(file)) continue;
-    return { name: loadTrainConfig(file).identity.encoder, from: file };
-  }
-  return { name: 'face-api-recognition', from: null };
 }
 
 async function loadAEI(userPath: string, log: (line: string) => void): Promise<{ dir: string; loaded: LoadedCheckpoint; aei: AEINet }> {

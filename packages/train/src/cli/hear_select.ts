@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
 import { selectHearImages } from '../data/hear_select.js';
 import { findCheckpoint } from '../trainers/training_loop.js';
+import { trainedIdentityEncoder } from '../config/train_config.js';
 
 runCli(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -16,14 +17,15 @@ runCli(async () => {
     .option('dataset', { type: 'string', demandOption: true, describe: 'prepared dataset (manifest.csv) to rank' })
     .option('top', { type: 'number', default: 0.1, describe: 'fraction to keep, highest error first' })
     .option('out', { type: 'string', describe: 'manifest to write (default <dataset>/manifest-hear.csv)' })
-    .option('identity', { choices: IDENTITY_ENCODERS, default: 'face-api-recognition' as (typeof IDENTITY_ENCODERS)[number], describe: 'identity encoder AEI-Net was trained with' })
+    .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition)" })
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
     .parse();
   await selectBackend(argv.backend);
-  const { networks, dispose } = await loadCheckpointNetworks(await findCheckpoint(argv.checkpoint), { only: ['aei'] });
-  const identity = await loadIdentityEncoder(argv.identity);
+  const checkpoint = await findCheckpoint(argv.checkpoint);
+  const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const identity = await loadIdentityEncoder(argv.identity ?? trainedIdentityEncoder(argv.checkpoint, checkpoint).name);
   try {
     const r = await selectHearImages(networks.aei as AEINet, identity, { dataset: argv.dataset, top: argv.top, out: argv.out, batchSize: argv.batchSize });
     process.stdout.write(`kept ${r.kept} of ${r.total} images (heuristic error ${r.ranked[r.kept - 1]!.error.toFixed(4)} and above); manifest: ${r.out}\n`);

@@ -3,12 +3,15 @@
  * ({@link resolveModelConfig}); everything else is defined here. Unknown keys, wrong types and out-of-range values
  * are a {@link ConfigError} naming the key path and what is allowed.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, IDENTITY_ENCODERS, readYamlFile, resolveModelConfig, schema as s, type ModelConfig } from '@faceshifter/core';
+import { ConfigError, IDENTITY_ENCODERS, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core';
 
 /** z_id length of each identity encoder, so that `model.cId` can be checked against the encoder. */
 export const IDENTITY_DIMS: Readonly<Record<(typeof IDENTITY_ENCODERS)[number], number>> = {
   'face-api-recognition': 128,
+  'face-api-recognition-centred': 128,
   'human-faceres': 1024,
 };
 
@@ -150,4 +153,20 @@ export function loadTrainConfig(file: string, overrides: readonly string[] = [])
     if (e instanceof ConfigError) throw new ConfigError(e.path, `${e.problem} (in ${file})`);
     throw e;
   }
+}
+
+/**
+ * The identity encoder a run was trained with: `identity.encoder` of the run's config.yaml, found in the folder the
+ * user named (a run directory) or two levels above the checkpoint (runs/<name>/checkpoints/step-N). z_id must come
+ * from that encoder wherever the checkpoint is used (swap, eval, HEAR-Net). `from` is the file, or null when no
+ * run config was found and the default encoder is assumed.
+ */
+export function trainedIdentityEncoder(userPath: string, checkpointDir: string): { name: IdentityEncoderName; from: string | null } {
+  const candidates = [path.join(userPath, 'config.yaml'), path.resolve(checkpointDir, '..', '..', 'config.yaml')];
+  for (const file of candidates) {
+    if (path.resolve(path.dirname(file)) === path.resolve(checkpointDir)) continue; // a checkpoint's own config.yaml holds only `model`
+    if (!existsSync(file)) continue;
+    return { name: loadTrainConfig(file).identity.encoder, from: file };
+  }
+  return { name: 'face-api-recognition', from: null };
 }

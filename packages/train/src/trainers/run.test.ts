@@ -15,7 +15,7 @@ describe('train (yarn train)', () => {
   it('runs the embedded default end to end on real faces, writes a run directory, and frees every tensor', async () => {
     const overrides = [
       'train.steps=1', 'train.batchSize=1', 'model.resolution=32', 'model.widthMultiplier=0.0625',
-      `data.root=${join(root, 'datasets/embedded')}`,
+      `data.root=${join(root, 'datasets/embedded')}`, 'identity.encoder=face-api-recognition',
     ];
     const before = tf.memory().numTensors;
     const { runDir, result } = await train({ config: join(root, 'configs/aei-tiny.yaml'), overrides, out, progressStream: quiet });
@@ -27,5 +27,11 @@ describe('train (yarn train)', () => {
     await expect(train({ config: join(root, 'configs/aei-tiny.yaml'), overrides, out, progressStream: quiet })).rejects.toThrow(
       /already holds a run; continue it with --resume/,
     );
+    // HEAR-Net on top of it must use the z_id AEI-Net was trained on: another encoder is refused, naming both.
+    const hear = ['train.steps=1', 'train.batchSize=1', `data.root=${join(root, 'datasets/embedded')}`, `hear.aeiCheckpoint=${runDir}`];
+    await expect(
+      train({ config: join(root, 'configs/hear-tiny.yaml'), overrides: [...hear, 'identity.encoder=face-api-recognition-centred'], out, progressStream: quiet }),
+    ).rejects.toThrow(/identity\.encoder: is 'face-api-recognition-centred' but the AEI-Net run .* was trained with 'face-api-recognition'.*set identity\.encoder: face-api-recognition/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

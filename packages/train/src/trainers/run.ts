@@ -1,8 +1,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
-import { loadTrainConfig, type TrainConfig } from '../config/train_config.js';
+import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { loadTrainConfig, trainedIdentityEncoder, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';
@@ -77,6 +77,11 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
   if (config.stage === 'aei') return new AEITrainer(config, identity, loader);
   const hear = config.hear!;
   const checkpoint = await findCheckpoint(hear.aeiCheckpoint);
+  // AEI-Net only swaps correctly with the z_id it was trained on; a different encoder would train HEAR-Net on garbage.
+  const trained = trainedIdentityEncoder(hear.aeiCheckpoint, checkpoint);
+  if (trained.from && trained.name !== config.identity.encoder) {
+    throw new ConfigError('identity.encoder', `is '${config.identity.encoder}' but the AEI-Net run ${hear.aeiCheckpoint} was trained with '${trained.name}' (${trained.from}); set identity.encoder: ${trained.name}`);
+  }
   const { networks } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
   const occluders = hear.occluders ? await readOccluders(hear.occluders) : [];
   return new HEARTrainer(config, networks.aei as AEINet, identity, loader, new OcclusionAugmenter(config.seed, { userOccluders: occluders }));
