@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AEINet, loadIdentityEncoder } from '@faceshifter/core';
 import { listDatasetItems, loadTrainConfig } from '@faceshifter/train';
 import { loadExperiment, shardOfVariant, stepsOverrides, variantOverrides, variantsOfShard } from './experiment.js';
-import { lossSummary, runExperiment, sameImageReconstruction, writeResults, type ExperimentRunSummary } from './runner.js';
+import { learningChecks, lossSummary, runExperiment, sameImageReconstruction, writeResults, type ExperimentRunSummary, type VariantResult } from './runner.js';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const TINY = path.join(ROOT, 'configs/aei-tiny.yaml');
@@ -294,23 +294,60 @@ describe('runExperiment, smallest case (1 variant × 1 step at 32 px, 1 eval pai
   });
 
   it('trains, evaluates and writes results.csv; a second invocation skips the variant', async () => {
-    const file = await writeExperiment(dir, 'one', [`base: ${TINY}`, `set: ${TINY_SET}`, 'variants: [{ name: only }]', `eval: { dataset: ${EMBEDDED}, limit: 1, baselines: [] }`].join('\n') + '\n');
+    const file = await writeExperiment(dir, 'one', [`base: ${TINY}`, `set: ${TINY_SET}`, 'variants: [{ name: only }]', `eval: { dataset: ${EMBEDDED}, limit: 1, baselines: [target] }`].join('\n') + '\n');
     const s = await runExperiment(file, { steps: 1 });
     expect(s.trained).toEqual(['only']);
-    expect(s.evaluated).toEqual(['only']);
+    expect(s.evaluated).toEqual(['only', 'baseline:target']);
+    const md = await fs.readFile(path.join(dir, 'results', 'one', 'results.md'), 'utf8');
+    expect(md).toMatch(/## Learning checks\n\n- \*\*only\*\*: reconstruction \(rec_same\) [\d.]+ → [\d.]+: (falls ✓|does not fall ✗); ID similarity to the source [\d.]+ vs [\d.]+ for the target itself: Δ = [-+][\d.]+ \(paired 95% CI [-\d.]+ to [-\d.]+, 1 pairs\)/);
     const lines = (await fs.readFile(path.join(dir, 'results', 'one', 'results.csv'), 'utf8')).trim().split('\n');
     expect(lines[0]!.split(',').slice(0, 5)).toEqual(['variant', 'method', 'steps', 'pairs', 'id_similarity']);
     expect(lines[0]).toContain('final loss/g_total');
     expect(lines[0]).toContain('rec_same step 0');
-    expect(lines.slice(1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['only,model,1,1']);
+    expect(lines.slice(1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['only,model,1,1', 'baseline:target,target,,1']);
     const again = await runExperiment(file, { steps: 1 });
     expect(again.trained).toEqual([]);
-    expect(again.skipped).toEqual(['only']);
+    expect(again.skipped).toEqual(['only', 'baseline:target']);
     // Trained but not evaluated (e.g. stopped during the evaluation): evaluates only, and frees what it made.
     await fs.rm(path.join(dir, 'results', 'one', 'runs', 'only', 'result.json'));
     const tensors = tf.memory().numTensors;
     const evalOnly = await runExperiment(file, { steps: 1 });
     expect(tf.memory().numTensors).toBe(tensors);
     expect([evalOnly.trained, evalOnly.evaluated]).toEqual([[], ['only']]);
+  });
+});
+
+describe('learningChecks', () => {
+  const summary = (idSimilarity: number): VariantResult['summary'] => {
+    const ci = (mean: number) => ({ mean, lo: mean - 0.01, hi: mean + 0.01, n: 4 });
+    return { method: 'model', pairs: 4, identities: 4, resolution: 64, idSimilarity: ci(idSimilarity), idRetrieval: ci(0), poseError: ci(0), expressionError: ci(0) };
+  };
+  const row = (variant: string, kind: 'model' | 'baseline', pairIdSimilarity?: number[], recSame?: { step0: number; final: number }): VariantResult => ({
+    experiment: 'x', variant, kind, method: kind === 'model' ? 'model' : 'target', overrides: [], runDir: null, checkpoint: null, steps: null,
+    summary: summary(pairIdSimilarity ? pairIdSimilarity.reduce((a, b) => a + b, 0) / pairIdSimilarity.length : 0.5),
+    finalLosses: {}, firstLosses: {}, ...(recSame ? { recSame } : {}), ...(pairIdSimilarity ? { pairIdSimilarity } : {}), finishedAt: '',
+  });
+  const target = row('baseline:target', 'baseline', [0.4, 0.5, 0.3, 0.4]);
+
+  it('compares each variant with the target baseline pair by pair, and says whether reconstruction improved', () => {
+    const lines = learningChecks([
+      row('moves', 'model', [0.5, 0.6, 0.45, 0.5], { step0: 0.2, final: 0.05 }),
+      row('stays', 'model', [0.3, 0.5, 0.35, 0.45], { step0: 0.2, final: 0.3 }),
+      row('worse', 'model', [0.3, 0.4, 0.2, 0.3]),
+      target,
+    ]);
+    expect(lines[0]).toBe('## Learning checks');
+    // Every pair +0.1 to +0.15: the whole interval is above 0.
+    expect(lines[2]).toMatch(/^- \*\*moves\*\*: reconstruction \(rec_same\) 0\.200 → 0\.050: falls ✓; ID similarity to the source 0\.512 vs 0\.400 for the target itself: Δ = \+0\.11\d \(paired 95% CI 0\.1\d\d to 0\.1\d\d, 4 pairs\), above ✓\.$/);
+    // Differences −0.1 … +0.05: the interval straddles 0.
+    expect(lines[3]).toMatch(/\*\*stays\*\*: reconstruction \(rec_same\) 0\.200 → 0\.300: does not fall ✗; .*Δ = \+0\.000 .*not distinguishable from it ✗\.$/);
+    expect(lines[4]).toMatch(/\*\*worse\*\*: ID similarity .*Δ = -0\.100 \(paired 95% CI -0\.100 to -0\.100, 4 pairs\), below ✗\.$/);
+    expect(lines).toHaveLength(6);
+  });
+
+  it('falls back to the unpaired means for results without per-pair values, and says nothing without model rows', () => {
+    const lines = learningChecks([row('old', 'model'), target]);
+    expect(lines[2]).toBe('- **old**: ID similarity to the source 0.500 [0.490, 0.510] vs 0.400 [0.390, 0.410] for the target itself: above ✓.');
+    expect(learningChecks([target])).toEqual([]);
   });
 });

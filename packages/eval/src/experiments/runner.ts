@@ -23,6 +23,7 @@ import {
 import { findCheckpoint, listCheckpoints, reconstructionLoss, train, type TrainConfig } from '@faceshifter/train';
 import { FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type EvalSummary, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, type EvalPair } from '../metrics/pairs.js';
+import { meanCI } from '../metrics/stats.js';
 import { writeReport } from '../report/report.js';
 import { hearOverrides, loadExperiment, variantOverrides, variantsOfShard, type Experiment, type Variant } from './experiment.js';
 
@@ -53,6 +54,8 @@ export interface VariantResult {
    * seed, as the trainer builds it; no step-0 checkpoint is written) and of the evaluated checkpoint.
    */
   recSame?: { step0: number; final: number };
+  /** cos(faceres(Ŷ), faceres(X_s)) of each evaluation pair, in pair order: for paired comparisons between rows. */
+  pairIdSimilarity?: number[];
   finishedAt: string;
 }
 
@@ -174,12 +177,12 @@ class EvalContext {
     return { metrics: this.metrics, pairs: this.pairs };
   }
 
-  async evaluate(method: EvalMethod, resolution: number, swap: SwapFn | undefined, reportDir: string, extra: Record<string, unknown>): Promise<EvalSummary> {
+  async evaluate(method: EvalMethod, resolution: number, swap: SwapFn | undefined, reportDir: string, extra: Record<string, unknown>): Promise<{ summary: EvalSummary; pairIdSimilarity: number[] }> {
     const { metrics, pairs } = await this.load();
     const result = await evaluatePairs(pairs, { method, swap, resolution, metrics, seed: this.experiment.eval.seed });
     const load = (f: string): Promise<RawImage> => decodeImage(f, { resize: resolution });
     await writeReport(reportDir, result, load, { ...extra, dataset: this.experiment.eval.dataset, seed: this.experiment.eval.seed });
-    return result.summary;
+    return { summary: result.summary, pairIdSimilarity: result.rows.map((r) => r.idSimilarity) };
   }
 
   async targets(): Promise<string[]> {
@@ -206,7 +209,7 @@ async function evaluateVariant(ctx: EvalContext, experiment: Experiment, v: Vari
       swap = aeiHearSwapFn(aei, hearLoaded.networks.hearnet as HEARNet, identity);
     }
     const resolution = experiment.eval.resolution ?? aei.modelConfig.resolution;
-    const summary = await ctx.evaluate('model', resolution, swap, path.join(runDir, 'eval'), { checkpoint, hearCheckpoint });
+    const { summary, pairIdSimilarity } = await ctx.evaluate('model', resolution, swap, path.join(runDir, 'eval'), { checkpoint, hearCheckpoint });
     const targets = await ctx.targets();
     const initial = new AEINet(config.model, { seed: config.seed });
     let step0: number;
@@ -237,6 +240,7 @@ async function evaluateVariant(ctx: EvalContext, experiment: Experiment, v: Vari
       finalLosses,
       firstLosses,
       recSame,
+      pairIdSimilarity,
       finishedAt: new Date().toISOString(),
     };
   } finally {
@@ -306,6 +310,43 @@ const csvCell = (v: string | number | null): string => {
 const mdCell = (v: string | number | null): string => (v === null ? '' : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : String(v));
 
 /**
+ * The two questions every experiment's results.md answers per variant, from the numbers in its row:
+ * does reconstruction improve (rec_same final < step 0), and does the swap carry more of the source's identity
+ * than the target itself does (`baseline:target`, Ŷ = X_t)? The identity comparison is paired: both rows are
+ * measured on the same pairs, so the per-pair difference removes the pairs' own spread from the interval.
+ */
+export function learningChecks(results: readonly VariantResult[], seed = 0): string[] {
+  const models = results.filter((r) => r.kind === 'model');
+  if (models.length === 0) return [];
+  const target = results.find((r) => r.variant === 'baseline:target');
+  const f = (v: number): string => (Math.abs(v) < 5e-4 ? 0 : v).toFixed(3); // no "-0.000"
+  const lines = ['## Learning checks', ''];
+  for (const r of models) {
+    const checks: string[] = [];
+    if (r.recSame) {
+      const falls = r.recSame.final < r.recSame.step0;
+      checks.push(`reconstruction (rec_same) ${f(r.recSame.step0)} → ${f(r.recSame.final)}: ${falls ? 'falls ✓' : 'does not fall ✗'}`);
+    }
+    if (target) {
+      const sim = r.summary.idSimilarity;
+      const base = target.summary.idSimilarity;
+      const a = r.pairIdSimilarity;
+      const b = target.pairIdSimilarity;
+      if (a && b && a.length === b.length && a.length > 0) {
+        const d = meanCI(a.map((v, i) => v - b[i]!), { seed });
+        const verdict = d.lo > 0 ? 'above ✓' : d.hi < 0 ? 'below ✗' : 'not distinguishable from it ✗';
+        checks.push(`ID similarity to the source ${f(sim.mean)} vs ${f(base.mean)} for the target itself: Δ = ${f(d.mean).startsWith('-') ? '' : '+'}${f(d.mean)} (paired 95% CI ${f(d.lo)} to ${f(d.hi)}, ${d.n} pairs), ${verdict}`);
+      } else {
+        const verdict = sim.mean > base.mean ? 'above ✓' : 'not above ✗';
+        checks.push(`ID similarity to the source ${f(sim.mean)} [${f(sim.lo)}, ${f(sim.hi)}] vs ${f(base.mean)} [${f(base.lo)}, ${f(base.hi)}] for the target itself: ${verdict}`);
+      }
+    }
+    if (checks.length) lines.push(`- **${r.variant}**: ${checks.join('; ')}.`);
+  }
+  return [...lines, ''];
+}
+
+/**
  * Writes results.csv and results.md (atomically) from the per-variant result.json files present; results.md
  * names the variants still missing. Returns the paths and the names missing.
  */
@@ -330,6 +371,7 @@ export async function writeResults(experiment: Experiment, out?: string): Promis
     `|${columns.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
     '',
+    ...learningChecks(done, experiment.eval.seed),
     ...(missing.length ? [`Not finished yet: ${missing.join(', ')}.`, ''] : []),
   ];
   await writeFileAtomic(md, lines.join('\n'));
@@ -388,7 +430,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
           continue;
         }
         log(`[experiments] baseline ${method}: evaluating`);
-        const s = await ctx.evaluate(method, resolution, undefined, bdir, { method });
+        const { summary: s, pairIdSimilarity } = await ctx.evaluate(method, resolution, undefined, bdir, { method });
         const result: VariantResult = {
           experiment: experiment.name,
           variant: `baseline:${method}`,
@@ -401,6 +443,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
           summary: s,
           finalLosses: {},
           firstLosses: {},
+          pairIdSimilarity,
           finishedAt: new Date().toISOString(),
         };
         await writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
