@@ -37,7 +37,7 @@ export { drawAugment, writeAugmented, colorTransform, FACESHIFTER_JITTER, NO_AUG
 export type { ColorJitter, AugmentParams } from './data/augment.js';
 
 // Config: the whole training config file, typed and validated (the model section is core's).
-export { resolveTrainConfig, loadTrainConfig, applyOverrides, trainedIdentityEncoder, IDENTITY_DIMS } from './config/train_config.js';
+export { resolveTrainConfig, loadTrainConfig, applyOverrides, trainedIdentityEncoder, IDENTITY_DIMS, DEFAULT_IDENTITY_ENCODER } from './config/train_config.js';
 export type { TrainConfig, AEIWeights, HEARWeights } from './config/train_config.js';
 
 // Models: AEI-Net's objective as named losses, between the networks and the trainer.

@@ -21,7 +21,7 @@ runCli(async () => {
     .option('dataset', { type: 'string', describe: 'prepared dataset (manifest.csv): every image as target, a source of another identity (seeded)' })
     .option('out', { type: 'string', demandOption: true, describe: 'folder for report.csv, report.json, sheet.png, sheet.json' })
     .option('method', { choices: EVAL_METHODS, default: 'model' as EvalMethod, describe: 'model: the checkpoint\'s swap; target: Ŷ = X_t; source: Ŷ = X_s' })
-    .option('identity', { choices: IDENTITY_ENCODERS, describe: 'identity encoder for z_id (default: the run\'s training encoder, else face-api-recognition)' })
+    .option('identity', { choices: IDENTITY_ENCODERS, describe: 'identity encoder for z_id (default: the run\'s training encoder, else face-api-recognition-centred)' })
     .option('resolution', { type: 'number', describe: 'side all images are resized to before measuring (default: the model\'s, 256 for baselines)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })

@@ -46,7 +46,7 @@ runCli(async () => {
     .option('hear', { type: 'string', describe: 'HEAR-Net run or checkpoint: refine the swap (occlusions)' })
     .option('face-index', { type: 'string', describe: 'target face to swap, numbered left to right, or "all"; required when a target has several faces' })
     .option('source-face-index', { type: 'number', describe: 'source face to use, numbered left to right (default: the largest)' })
-    .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition)" })
+    .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition-centred)" })
     .option('detector', { choices: ['ssd', 'tiny'] as const, default: 'ssd' as const, describe: 'face detector: ssd (accurate) or tiny (faster)' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()

@@ -37,7 +37,7 @@ export interface FaceSwapperOptions {
   checkpoint: string;
   /** HEAR-Net run or checkpoint; when given, the swap is refined with it (faceshifter.md, stage 2). */
   hear?: string;
-  /** The identity encoder AEI-Net was trained with; default: the run's config.yaml, else face-api-recognition. */
+  /** The identity encoder AEI-Net was trained with; default: the run's config.yaml, else face-api-recognition-centred. */
   identity?: IdentityEncoderName;
   /** Face detector: `ssd` (default, more accurate) or `tiny` (about 7x faster, weaker on small or turned faces). */
   detector?: 'ssd' | 'tiny';

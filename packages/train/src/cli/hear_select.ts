@@ -17,7 +17,7 @@ runCli(async () => {
     .option('dataset', { type: 'string', demandOption: true, describe: 'prepared dataset (manifest.csv) to rank' })
     .option('top', { type: 'number', default: 0.1, describe: 'fraction to keep, highest error first' })
     .option('out', { type: 'string', describe: 'manifest to write (default <dataset>/manifest-hear.csv)' })
-    .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition)" })
+    .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition-centred)" })
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()

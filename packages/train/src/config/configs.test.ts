@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainConfig } from './train_config.js';
+import { DEFAULT_IDENTITY_ENCODER, loadTrainConfig } from './train_config.js';
 
 const root = join(import.meta.dirname, '../../../../configs');
 
@@ -11,10 +11,12 @@ describe('shipped configs', () => {
     expect(c.name).toBe(file.replace(/\.yaml$/, ''));
   });
 
-  it('aei.yaml is the paper preset with the default identity encoder', () => {
+  it('aei.yaml is the paper preset with the default identity encoder, which every shipped config shares', () => {
     const c = loadTrainConfig(join(root, 'aei.yaml'));
     expect(c.model).toMatchObject({ resolution: 256, widthMultiplier: 1, cId: 128, attributes: 'multi', aad: { mask: 'learned', gammaBetaKernel: 1, norm: 'instance' }, discriminator: { numD: 3, nLayers: 6, norm: 'instance' } });
-    expect(c.identity.encoder).toBe('face-api-recognition');
+    expect(c.identity.encoder).toBe(DEFAULT_IDENTITY_ENCODER);
+    // HEAR-Net refuses an AEI-Net run trained with another encoder, so the shipped pairs must agree.
+    for (const f of ['aei-tiny.yaml', 'hear.yaml', 'hear-tiny.yaml']) expect(loadTrainConfig(join(root, f)).identity.encoder, f).toBe(DEFAULT_IDENTITY_ENCODER);
   });
 
   it('aei-tiny.yaml is the 64 px, width ¼, batch 4 shape that the PyTorch comparison uses, on the embedded faces', () => {

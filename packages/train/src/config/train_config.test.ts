@@ -15,7 +15,7 @@ describe('training config', () => {
     expect(c.stage).toBe('aei');
     expect(c.train).toMatchObject({ lr: 4e-4, lrD: 4e-4, beta1: 0, beta2: 0.999, weights: { adv: 1, att: 10, id: 5, rec: 10 } });
     expect(c.data).toMatchObject({ sameProbability: 0.2, flip: true, colorJitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.01 } });
-    expect(c.identity.encoder).toBe('face-api-recognition');
+    expect(c.identity.encoder).toBe('face-api-recognition-centred');
     expect(c.model.resolution).toBe(64);
   });
 
@@ -40,7 +40,7 @@ describe('training config', () => {
   });
 
   it('checks z_id length against the identity encoder', () => {
-    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['model.cId=512']))).toThrow(/^model\.cId: is 512 but identity\.encoder 'face-api-recognition' gives 128-d embeddings; set model\.cId: 128/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['model.cId=512']))).toThrow(/^model\.cId: is 512 but identity\.encoder 'face-api-recognition-centred' gives 128-d embeddings; set model\.cId: 128/);
   });
 
   it('the HEAR stage has its own loss weights and needs the AEI-Net checkpoint', () => {

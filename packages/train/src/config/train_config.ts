@@ -8,6 +8,13 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, IDENTITY_ENCODERS, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core';
 
+/**
+ * The identity encoder of a config without an `identity` section, and of a checkpoint without its run's config.yaml:
+ * face-api's descriptors centred on their mean (core, identity/centred_encoder.ts), which transfer identity where the
+ * raw descriptors do not (experiments/README.md).
+ */
+export const DEFAULT_IDENTITY_ENCODER: IdentityEncoderName = 'face-api-recognition-centred';
+
 /** z_id length of each identity encoder, so that `model.cId` can be checked against the encoder. */
 export const IDENTITY_DIMS: Readonly<Record<(typeof IDENTITY_ENCODERS)[number], number>> = {
   'face-api-recognition': 128,
@@ -80,7 +87,7 @@ const documentSchema = s.object({
   seed: s.int({ min: 0 }),
   /** `aei` trains AEI-Net against the discriminator; `hear` trains HEAR-Net on a frozen AEI-Net. */
   stage: s.withDefault(s.oneOf(['aei', 'hear'] as const), 'aei'),
-  identity: s.withDefault(s.object({ encoder: s.oneOf(IDENTITY_ENCODERS) }), { encoder: 'face-api-recognition' }),
+  identity: s.withDefault(s.object({ encoder: s.oneOf(IDENTITY_ENCODERS) }), { encoder: DEFAULT_IDENTITY_ENCODER }),
   data: dataSchema,
   train: trainSchema,
   hear: s.optional(hearSchema),
@@ -168,5 +175,5 @@ export function trainedIdentityEncoder(userPath: string, checkpointDir: string):
     if (!existsSync(file)) continue;
     return { name: loadTrainConfig(file).identity.encoder, from: file };
   }
-  return { name: 'face-api-recognition', from: null };
+  return { name: DEFAULT_IDENTITY_ENCODER, from: null };
 }
