@@ -31,5 +31,5 @@ export type { SwapCommandOptions, SwapJob, SwapReport } from './swap/run.js';
 // Experiments (`yarn experiments run|report`): ablation variants trained, evaluated, sharded, resumed, tabulated.
 export { loadExperiment, experimentSchema, variantOverrides, hearOverrides, stepsOverrides, shardOfVariant, variantsOfShard, BASELINE_METHODS } from './experiments/experiment.js';
 export type { Experiment, Variant, BaselineMethod } from './experiments/experiment.js';
-export { runExperiment, writeResults, collectResults, resultsTable, learningChecks, resultsDirOf, lossSummary, sameImageReconstruction, aeiHearSwapFn, LOSS_WINDOW, RESULT_FILE } from './experiments/runner.js';
+export { runExperiment, writeResults, collectResults, resultsTable, learningChecks, resultsDirOf, lossSummary, sameImageReconstruction, LOSS_WINDOW, RESULT_FILE } from './experiments/runner.js';
 export type { VariantResult, ExperimentRunOptions, ExperimentRunSummary } from './experiments/runner.js';

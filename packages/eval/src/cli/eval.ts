@@ -6,7 +6,7 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest, type RawImage } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest, type HEARNet, type RawImage } from '@faceshifter/core';
 import { findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
@@ -17,6 +17,7 @@ runCli(async () => {
     .scriptName('yarn eval')
     .usage('$0 --checkpoint <run> (--pairs pairs.csv | --dataset <dir>) --out <dir> [--method model|target|source]\n\nID retrieval, pose and expression error of face swaps on aligned crops, with the no-swap baselines.')
     .option('checkpoint', { type: 'string', describe: 'AEI-Net run directory or checkpoint (needed for --method model)' })
+    .option('hear', { type: 'string', describe: 'HEAR-Net run directory or checkpoint: evaluate AEI-Net followed by HEAR-Net refinement' })
     .option('pairs', { type: 'string', describe: 'CSV with columns source,target (paths relative to it; optional source_identity,target_identity)' })
     .option('dataset', { type: 'string', describe: 'prepared dataset (manifest.csv): every image as target, a source of another identity (seeded)' })
     .option('out', { type: 'string', demandOption: true, describe: 'folder for report.csv, report.json, sheet.png, sheet.json' })
@@ -28,6 +29,7 @@ runCli(async () => {
     .conflicts('pairs', 'dataset')
     .check((a) => {
       if (!a.pairs && !a.dataset) throw new Error('give --pairs <csv> or --dataset <dir>');
+      if (a.hear && a.method !== 'model') throw new Error('--hear refines the model\'s swaps; it needs --method model and --checkpoint');
       if (a.method === 'model' && !a.checkpoint) throw new Error('--method model needs --checkpoint runs/<name> (or use --method target|source for the baselines)');
       if (a.resolution !== undefined && !(Number.isInteger(a.resolution) && a.resolution >= 32)) throw new Error(`--resolution ${a.resolution}: give an integer of at least 32`);
       return true;
@@ -40,6 +42,7 @@ runCli(async () => {
   let resolution = argv.resolution ?? 256;
   const cleanup: (() => void)[] = [];
   let checkpointDir: string | undefined;
+  let hearDir: string | undefined;
   const metrics = await FaceMetrics.load();
   cleanup.push(() => metrics.dispose());
   try {
@@ -51,9 +54,19 @@ runCli(async () => {
       const identity = await loadIdentityEncoder(encoderName);
       cleanup.push(() => identity.dispose());
       const aei = loaded.networks.aei as AEINet;
-      swap = aeiSwapFn(aei, identity);
+      let hear: HEARNet | null = null;
+      if (argv.hear) {
+        hearDir = await findCheckpoint(argv.hear);
+        const h = await loadCheckpointNetworks(hearDir, { only: ['hearnet'] });
+        cleanup.push(h.dispose);
+        hear = h.networks.hearnet as HEARNet;
+        if (hear.modelConfig.resolution !== aei.modelConfig.resolution) {
+          throw new Error(`--hear ${argv.hear}: HEAR-Net is ${hear.modelConfig.resolution} px but AEI-Net is ${aei.modelConfig.resolution} px; give the HEAR-Net run trained on this AEI-Net`);
+        }
+      }
+      swap = aeiSwapFn(aei, identity, hear);
       resolution = argv.resolution ?? aei.modelConfig.resolution;
-      process.stderr.write(`checkpoint ${checkpointDir} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
+      process.stderr.write(`checkpoint ${checkpointDir}${hearDir ? ` + HEAR-Net ${hearDir}` : ''} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
     }
     const bar = new ProgressBar({ total: pairs.length, label: 'eval' });
     const result = await evaluatePairs(pairs, {
@@ -70,7 +83,7 @@ runCli(async () => {
       if (!images.has(f)) images.set(f, decodeImage(f, { resize: resolution }));
       return images.get(f)!;
     };
-    await writeReport(argv.out, result, load, { checkpoint: checkpointDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
+    await writeReport(argv.out, result, load, { checkpoint: checkpointDir ?? null, hearCheckpoint: hearDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
     process.stdout.write(formatSummary(result.summary) + `\n\nwrote ${path.join(argv.out, 'report.csv')}, report.json, sheet.png, sheet.json\n`);
   } finally {
     for (const c of cleanup.reverse()) c();

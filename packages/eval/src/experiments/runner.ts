@@ -13,8 +13,6 @@ import {
   imageToTensor,
   loadCheckpointNetworks,
   loadIdentityEncoder,
-  resizeImage,
-  tensorToImage,
   writeFileAtomic,
   type HEARNet,
   type IdentityEncoder,
@@ -110,27 +108,6 @@ export async function lossSummary(metricsCsv: string, which: 'first' | 'last', n
   return out;
 }
 
-/** AEI-Net then HEAR-Net refinement on aligned crops, as `yarn swap --hear` does on a detected face. */
-export function aeiHearSwapFn(aei: AEINet, hear: HEARNet, identity: IdentityEncoder): SwapFn {
-  const R = aei.modelConfig.resolution;
-  return async (source, target) => {
-    const [s, t] = await Promise.all([source, target].map((im) => (im.width === R && im.height === R ? im : resizeImage(im, R, R))));
-    const y = tf.tidy(() => {
-      const xs = imageToTensor(s!).expandDims(0) as tf.Tensor4D;
-      const xt = imageToTensor(t!).expandDims(0) as tf.Tensor4D;
-      const swap = aei.forward(xt, identity.embed(xs)).swap;
-      // ΔY_t = X_t − AEI(X_t, z_id(X_t)): what AEI-Net fails to reproduce of the target itself (occlusions).
-      const self = aei.forward(xt, identity.embed(xt)).swap;
-      return hear.refine(swap, tf.sub(xt, self) as tf.Tensor4D).squeeze([0]) as tf.Tensor3D;
-    });
-    try {
-      return await tensorToImage(y);
-    } finally {
-      y.dispose();
-    }
-  };
-}
-
 /**
  * Trains one stage into `runDir` unless its newest checkpoint already reached train.steps: resumes from the newest
  * checkpoint when there is one, else starts afresh (a folder without checkpoints holds nothing to continue).
@@ -201,15 +178,15 @@ async function evaluateVariant(ctx: EvalContext, experiment: Experiment, v: Vari
   let hearLoaded: Awaited<ReturnType<typeof loadCheckpointNetworks>> | null = null;
   try {
     const aei = loaded.networks.aei as AEINet;
-    let swap = aeiSwapFn(aei, identity);
+    let hear: HEARNet | null = null;
     let hearCheckpoint: string | null = null;
     if (hearRun) {
       hearCheckpoint = await findCheckpoint(hearRun.dir);
       hearLoaded = await loadCheckpointNetworks(hearCheckpoint, { only: ['hearnet'] });
-      swap = aeiHearSwapFn(aei, hearLoaded.networks.hearnet as HEARNet, identity);
+      hear = hearLoaded.networks.hearnet as HEARNet;
     }
     const resolution = experiment.eval.resolution ?? aei.modelConfig.resolution;
-    const { summary, pairIdSimilarity } = await ctx.evaluate('model', resolution, swap, path.join(runDir, 'eval'), { checkpoint, hearCheckpoint });
+    const { summary, pairIdSimilarity } = await ctx.evaluate('model', resolution, aeiSwapFn(aei, identity, hear), path.join(runDir, 'eval'), { checkpoint, hearCheckpoint });
     const targets = await ctx.targets();
     const initial = new AEINet(config.model, { seed: config.seed });
     let step0: number;

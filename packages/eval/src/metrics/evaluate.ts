@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type IdentityEncoder, type Point, type RawImage } from '@faceshifter/core';
+import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type Point, type RawImage } from '@faceshifter/core';
 import { expressionError } from './expression.js';
 import { alignedLandmarks68 } from './landmarks.js';
 import type { EvalPair } from './pairs.js';
@@ -88,15 +88,22 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-/** AEI-Net's swap at its resolution: z_id from the training identity encoder on X_s, attributes from X_t. */
-export function aeiSwapFn(aei: AEINet, identity: IdentityEncoder): SwapFn {
+/**
+ * AEI-Net's swap at its resolution: z_id from the training identity encoder on X_s, attributes from X_t; with
+ * `hear`, refined by HEAR-Net as `yarn swap --hear` does on a detected face.
+ */
+export function aeiSwapFn(aei: AEINet, identity: IdentityEncoder, hear?: HEARNet | null): SwapFn {
   const R = aei.modelConfig.resolution;
   return async (source, target) => {
     const [s, t] = await Promise.all([source, target].map((im) => (im.width === R && im.height === R ? im : resizeImage(im, R, R))));
     const y = tf.tidy(() => {
       const xs = imageToTensor(s!).expandDims(0) as tf.Tensor4D;
       const xt = imageToTensor(t!).expandDims(0) as tf.Tensor4D;
-      return aei.forward(xt, identity.embed(xs)).swap.squeeze([0]) as tf.Tensor3D;
+      const swap = aei.forward(xt, identity.embed(xs)).swap;
+      if (!hear) return swap.squeeze([0]) as tf.Tensor3D;
+      // ΔY_t = X_t − AEI(X_t, z_id(X_t)): what AEI-Net fails to reproduce of the target itself (occlusions).
+      const self = aei.forward(xt, identity.embed(xt)).swap;
+      return hear.refine(swap, tf.sub(xt, self) as tf.Tensor4D).squeeze([0]) as tf.Tensor3D;
     });
     try {
       return await tensorToImage(y);
