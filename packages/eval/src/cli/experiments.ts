@@ -49,6 +49,10 @@ runCli(async () => {
     log: (line) => process.stderr.write(line + '\n'),
     progressStream: process.stderr,
   });
+  if (s.interrupted) {
+    process.stdout.write(`interrupted while training ${s.interrupted}; its checkpoint is written. Run the same command again to resume.\n`);
+    return;
+  }
   if (s.failed.length) {
     throw new Error(`${s.failed.length} variant(s) failed: ${s.failed.map((f) => `${f.variant} (${f.error})`).join('; ')}; the others are done. Fix and run the same command again to retry them.`);
   }

@@ -1,6 +1,7 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AEINet, loadIdentityEncoder } from '@faceshifter/core';
@@ -189,6 +190,31 @@ describe.skipIf(CPU)('runExperiment end to end (2 variants × 2 steps at 32 px, 
     const w = await writeResults(loadExperiment(file));
     expect(w.missing).toEqual([]);
     expect(w.rows).toBe(3);
+  });
+
+  it('Ctrl-C during a variant\'s training stops the run there: nothing half-trained is evaluated, and the next run resumes it', async () => {
+    const runDir = path.join(results(), 'runs', 'single');
+    await fs.rm(runDir, { recursive: true });
+    // The training loop's own SIGINT handler sees this as the user's Ctrl-C on the first progress update.
+    let sent = false;
+    const progressStream = new Writable({
+      write(_chunk, _enc, cb) {
+        if (!sent) {
+          sent = true;
+          process.emit('SIGINT');
+        }
+        cb();
+      },
+    }) as unknown as NodeJS.WriteStream;
+    const s = await runExperiment(file, { steps: 2, log: () => {}, progressStream });
+    expect(s.interrupted).toBe('single');
+    expect([s.evaluated, s.tables]).toEqual([[], null]);
+    expect(existsSync(path.join(runDir, 'result.json'))).toBe(false);
+    expect(existsSync(ckpt('single', 1))).toBe(true);
+    expect(existsSync(ckpt('single', 2))).toBe(false);
+    const again = await runExperiment(file, { steps: 2, log: () => {} });
+    expect([again.interrupted, again.trained, again.evaluated]).toEqual([null, ['single'], ['single']]);
+    expect(existsSync(ckpt('single', 2))).toBe(true);
   });
 });
 

@@ -82,6 +82,18 @@ export interface ExperimentRunSummary {
   failed: { variant: string; error: string }[];
   /** Set when every variant and baseline of the experiment has its result (the tables were written). */
   tables: { csv: string; md: string } | null;
+  /**
+   * The stage (`<variant>` or `<variant>/hear`) whose training was interrupted (Ctrl-C): its checkpoint is written,
+   * nothing after it ran, and running the same command again resumes it.
+   */
+  interrupted: string | null;
+}
+
+/** Thrown out of a variant's work when its training was interrupted, so that nothing half-trained is evaluated. */
+class StageInterrupted extends Error {
+  constructor(readonly stage: string) {
+    super(`${stage}: training interrupted`);
+  }
 }
 
 export function resultsDirOf(experiment: Experiment, out?: string): string {
@@ -111,14 +123,15 @@ export async function lossSummary(metricsCsv: string, which: 'first' | 'last', n
 /**
  * Trains one stage into `runDir` unless its newest checkpoint already reached train.steps: resumes from the newest
  * checkpoint when there is one, else starts afresh (a folder without checkpoints holds nothing to continue).
- * Returns whether anything was trained.
+ * Returns whether anything was trained; throws {@link StageInterrupted} when the training was interrupted.
  */
-async function trainStage(configFile: string, overrides: string[], config: TrainConfig, runDir: string, options: ExperimentRunOptions): Promise<boolean> {
+async function trainStage(stage: string, configFile: string, overrides: string[], config: TrainConfig, runDir: string, options: ExperimentRunOptions): Promise<boolean> {
   const newest = (await listCheckpoints(runDir)).at(-1);
   if (newest && newest.step >= config.train.steps) return false;
   if (!newest && existsSync(runDir)) await fs.rm(runDir, { recursive: true, force: true });
   if (newest) options.log?.(`[experiments] ${config.name}: resuming ${runDir} from step ${newest.step}`);
-  await train({ config: configFile, overrides, out: path.dirname(runDir), resume: newest ? runDir : undefined, progressStream: options.progressStream });
+  const { result } = await train({ config: configFile, overrides, out: path.dirname(runDir), resume: newest ? runDir : undefined, progressStream: options.progressStream });
+  if (result.outcome === 'interrupted') throw new StageInterrupted(stage);
   return true;
 }
 
@@ -364,7 +377,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
   // Resolve every variant's config first: a bad override fails now, not hours into the run.
   const planned = experiment.variants.map((v) => ({ v, ...variantOverrides(experiment, v, options.steps) }));
   const mine = variantsOfShard(experiment.variants.length, shard.index, shard.count).map((k) => planned[k]!);
-  const summary: ExperimentRunSummary = { resultsDir: dir, evaluated: [], trained: [], skipped: [], failed: [], tables: null };
+  const summary: ExperimentRunSummary = { resultsDir: dir, evaluated: [], trained: [], skipped: [], failed: [], tables: null, interrupted: null };
   const ctx = new EvalContext(experiment);
   try {
     for (const { v, overrides, config } of mine) {
@@ -378,13 +391,13 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
       // One variant failing (a diverging ablation, a bad HEAR-Net config) must not cost the others their run.
       try {
         log(`[experiments] ${v.name}: training (${overrides.join(' ')})`);
-        if (await trainStage(experiment.base, overrides, config, runDir, options)) summary.trained.push(v.name);
+        if (await trainStage(v.name, experiment.base, overrides, config, runDir, options)) summary.trained.push(v.name);
         let hearRun: { dir: string; overrides: string[] } | null = null;
         if (v.hear) {
           const hearDir = hearRunDirOf(dir, v.name);
           const h = hearOverrides(v, runDir, config, options.steps);
           log(`[experiments] ${v.name}: training HEAR-Net (${h.overrides.join(' ')})`);
-          if (await trainStage(v.hear.config, h.overrides, h.config, hearDir, options)) summary.trained.push(`${v.name}/hear`);
+          if (await trainStage(`${v.name}/hear`, v.hear.config, h.overrides, h.config, hearDir, options)) summary.trained.push(`${v.name}/hear`);
           hearRun = { dir: hearDir, overrides: h.overrides };
         }
         log(`[experiments] ${v.name}: evaluating`);
@@ -392,6 +405,11 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
         await writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
         summary.evaluated.push(v.name);
       } catch (e) {
+        if (e instanceof StageInterrupted) {
+          summary.interrupted = e.stage;
+          log(`[experiments] ${e.stage}: interrupted; its checkpoint is written, and running the same command again resumes it`);
+          return summary;
+        }
         const error = e instanceof Error ? e.message : String(e);
         summary.failed.push({ variant: v.name, error });
         log(`[experiments] ${v.name}: FAILED: ${error}`);
