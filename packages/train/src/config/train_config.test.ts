@@ -1,5 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, resolveTrainConfig } from './train_config.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { applyOverrides, DEFAULT_IDENTITY_ENCODER, resolveTrainConfig, trainedIdentityEncoder } from './train_config.js';
 
 const minimal = (): Record<string, unknown> => ({
   name: 'unit',
@@ -49,5 +53,24 @@ describe('training config', () => {
     const c = resolveTrainConfig(applyOverrides(hear, ['hear.aeiCheckpoint=runs/aei-tiny']));
     expect(c.train.weights).toEqual({ id: 1, chg: 1, rec: 1 });
     expect(() => resolveTrainConfig(applyOverrides(hear, ['hear.aeiCheckpoint=x', 'train.weights.att=1']))).toThrow(/^train\.weights\.att: unknown key; valid keys: id, chg, rec/);
+  });
+});
+
+describe('trainedIdentityEncoder', () => {
+  it("finds the run's encoder from the run folder or from a checkpoint inside it, else the default", () => {
+    const root = mkdtempSync(join(tmpdir(), 'trained-encoder-'));
+    try {
+      const run = join(root, 'runs', 'x');
+      const checkpoint = join(run, 'checkpoints', 'step-00000010');
+      mkdirSync(checkpoint, { recursive: true });
+      // A checkpoint's own config.yaml holds only the model section; it must not be mistaken for the run's.
+      writeFileSync(join(checkpoint, 'config.yaml'), 'model: { preset: tiny }\n');
+      expect(trainedIdentityEncoder(checkpoint, checkpoint)).toEqual({ name: DEFAULT_IDENTITY_ENCODER, from: null });
+      writeFileSync(join(run, 'config.yaml'), stringifyYaml(applyOverrides(minimal(), ['identity.encoder=face-api-recognition'])));
+      expect(trainedIdentityEncoder(run, checkpoint)).toEqual({ name: 'face-api-recognition', from: join(run, 'config.yaml') });
+      expect(trainedIdentityEncoder(checkpoint, checkpoint).name).toBe('face-api-recognition');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
