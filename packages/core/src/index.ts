@@ -70,7 +70,7 @@ export type { ModelPackage, GraphModelFiles, GraphNode } from './faces/model_fil
 // Identity encoders (z_id): frozen, differentiable w.r.t. the input, loaded offline from the pinned npm packages.
 export { loadIdentityEncoder, IDENTITY_ENCODERS } from './identity/registry.js';
 export type { IdentityEncoder, IdentityEncoderName } from './identity/identity_encoder.js';
-export { FrozenFaceEncoder } from './identity/identity_encoder.js';
+export { FrozenFaceEncoder, l2Normalize } from './identity/identity_encoder.js';
 export { FaceApiRecognition, loadFaceApiRecognition, FACE_API_CROP } from './identity/face_api_recognition.js';
 export { HumanFaceres, loadHumanFaceres, FACERES_CROP } from './identity/human_faceres.js';
 export { CentredIdentityEncoder, identityMean } from './identity/centred_encoder.js';

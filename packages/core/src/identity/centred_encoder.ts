@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CropBox } from './crop.js';
-import type { IdentityEncoder, IdentityEncoderName } from './identity_encoder.js';
+import { l2Normalize, type IdentityEncoder, type IdentityEncoderName } from './identity_encoder.js';
 
 /**
  * An identity encoder whose embeddings are measured from a population mean: z′ = normalise(z − μ).
@@ -43,10 +43,7 @@ export class CentredIdentityEncoder implements IdentityEncoder {
 
   embed(images: tf.Tensor4D): tf.Tensor2D {
     if (this.disposed) throw new Error(`${this.name}: the encoder was disposed; load it again with loadIdentityEncoder('${this.name}').`);
-    return tf.tidy(() => {
-      const z = tf.sub(this.inner.embed(images), this.mean);
-      return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), -1, true), 1e-12))) as tf.Tensor2D;
-    });
+    return tf.tidy(() => l2Normalize(tf.sub(this.inner.embed(images), this.mean)));
   }
 
   dispose(): void {

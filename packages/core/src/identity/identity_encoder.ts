@@ -24,6 +24,11 @@ export interface IdentityEncoder {
   dispose(): void;
 }
 
+/** Rows scaled to unit L2 norm; the epsilon keeps the value and gradient finite for an all-zero row. */
+export function l2Normalize(z: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), -1, true), 1e-12))));
+}
+
 /**
  * Registered encoders: `face-api-recognition` and its centred form `face-api-recognition-centred`
  * (centred_encoder.ts) train (L_id); `human-faceres` evaluates (ID retrieval).
@@ -59,8 +64,7 @@ export abstract class FrozenFaceEncoder implements IdentityEncoder {
     }
     return tf.tidy(() => {
       const pixels = tf.mul(tf.add(this.crop.apply(images), 1), 127.5) as tf.Tensor4D;
-      const z = this.network(pixels);
-      return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), -1, true), 1e-12)));
+      return l2Normalize(this.network(pixels));
     });
   }
 

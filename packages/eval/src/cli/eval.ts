@@ -6,10 +6,11 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest, type HEARNet, type RawImage } from '@faceshifter/core';
-import { findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadIdentityEncoder, runCli, selectBackend, type BackendRequest, type HEARNet, type RawImage } from '@faceshifter/core';
+import { ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
+import { loadAEI, loadHEAR } from '../swap/swapper.js';
 import { formatSummary, writeReport } from '../report/report.js';
 
 runCli(async () => {
@@ -47,22 +48,18 @@ runCli(async () => {
   cleanup.push(() => metrics.dispose());
   try {
     if (argv.method === 'model') {
-      checkpointDir = await findCheckpoint(argv.checkpoint!);
-      const loaded = await loadCheckpointNetworks(checkpointDir, { only: ['aei'] });
+      const { dir, loaded, aei } = await loadAEI(argv.checkpoint!, () => {});
+      checkpointDir = dir;
       cleanup.push(loaded.dispose);
       const encoderName = argv.identity ?? trainedIdentityEncoder(argv.checkpoint!, checkpointDir).name;
       const identity = await loadIdentityEncoder(encoderName);
       cleanup.push(() => identity.dispose());
-      const aei = loaded.networks.aei as AEINet;
       let hear: HEARNet | null = null;
       if (argv.hear) {
-        hearDir = await findCheckpoint(argv.hear);
-        const h = await loadCheckpointNetworks(hearDir, { only: ['hearnet'] });
-        cleanup.push(h.dispose);
-        hear = h.networks.hearnet as HEARNet;
-        if (hear.modelConfig.resolution !== aei.modelConfig.resolution) {
-          throw new Error(`--hear ${argv.hear}: HEAR-Net is ${hear.modelConfig.resolution} px but AEI-Net is ${aei.modelConfig.resolution} px; give the HEAR-Net run trained on this AEI-Net`);
-        }
+        const h = await loadHEAR(argv.hear, aei.modelConfig.resolution, () => {});
+        cleanup.push(h.loaded.dispose);
+        hearDir = h.dir;
+        hear = h.hear;
       }
       swap = aeiSwapFn(aei, identity, hear);
       resolution = argv.resolution ?? aei.modelConfig.resolution;

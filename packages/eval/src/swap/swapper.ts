@@ -83,7 +83,8 @@ export async function readPhoto(file: string, role: string): Promise<RawImage & 
   }
 }
 
-async function loadAEI(userPath: string, log: (line: string) => void): Promise<{ dir: string; loaded: LoadedCheckpoint; aei: AEINet }> {
+/** An AEI-Net checkpoint (run or checkpoint folder), with a clear error for any other kind. */
+export async function loadAEI(userPath: string, log: (line: string) => void): Promise<{ dir: string; loaded: LoadedCheckpoint; aei: AEINet }> {
   const dir = await findCheckpoint(userPath);
   const info = await readCheckpoint(dir);
   if (!info.meta.networks.includes('aei')) {
@@ -95,7 +96,8 @@ async function loadAEI(userPath: string, log: (line: string) => void): Promise<{
   return { dir: info.dir, loaded, aei: loaded.networks.aei as AEINet };
 }
 
-async function loadHEAR(userPath: string, resolution: number, log: (line: string) => void): Promise<{ dir: string; loaded: LoadedCheckpoint; hear: HEARNet }> {
+/** A HEAR-Net checkpoint for an AEI-Net of `resolution` px, with a clear error for any other kind or size. */
+export async function loadHEAR(userPath: string, resolution: number, log: (line: string) => void): Promise<{ dir: string; loaded: LoadedCheckpoint; hear: HEARNet }> {
   const dir = await findCheckpoint(userPath);
   const info = await readCheckpoint(dir);
   if (!info.meta.networks.includes('hearnet')) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, loadIdentityEncoder, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { readManifest } from '../data/manifest.js';
 
 runCli(async () => {
@@ -33,10 +33,7 @@ runCli(async () => {
     tf.dispose(embedded);
     const identities = rows.map((r) => r.identity);
     const mean = identityMean(z, identities);
-    const centred = tf.tidy(() => {
-      const c = tf.sub(z, tf.tensor1d(mean));
-      return tf.div(c, tf.norm(c, 'euclidean', -1, true)) as tf.Tensor2D;
-    });
+    const centred = tf.tidy(() => l2Normalize(tf.sub(z, tf.tensor1d(mean))));
     const stats = (e: tf.Tensor2D): string => {
       const sim = tf.tidy(() => tf.matMul(e, e, false, true)).arraySync() as number[][];
       const same: number[] = [];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { l2Normalize } from '@faceshifter/core';
 
 /**
  * L_id = 1 − cos(z_id(Ŷ), z_id(X_s)), averaged over the batch. Used as L_id for AEI-Net and as L′_id for HEAR-Net.
@@ -12,9 +13,4 @@ export function identityLoss(zSwap: tf.Tensor2D, zSource: tf.Tensor2D): tf.Scala
     const cos = tf.sum(tf.mul(l2Normalize(zSwap), l2Normalize(zSource)), -1);
     return tf.mean(tf.sub(1, cos));
   });
-}
-
-function l2Normalize(z: tf.Tensor2D): tf.Tensor2D {
-  // The epsilon keeps the gradient finite for an all-zero embedding.
-  return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), -1, true), 1e-12)));
 }
