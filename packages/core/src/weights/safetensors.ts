@@ -59,7 +59,7 @@ export class SafetensorsError extends Error {
   }
 }
 
-const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
+export const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 const SUPPORTED = Object.keys(BYTES_PER_ELEMENT) as SafetensorsDtype[];
 /** Dtypes the format defines that this project has no use for: named so the error says "unsupported", not "unknown". */
 const KNOWN_UNSUPPORTED = ['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'U64', 'F8_E5M2', 'F8_E4M3'];
@@ -97,7 +97,7 @@ function swapBytes(bytes: Uint8Array, width: number): void {
 }
 
 /** Elements of `dtype` read from little-endian `bytes`: a view when the host and alignment allow, else a copy. */
-function typedView(bytes: Uint8Array, dtype: SafetensorsDtype): SafetensorsData {
+export function typedView(bytes: Uint8Array, dtype: SafetensorsDtype): SafetensorsData {
   const width = BYTES_PER_ELEMENT[dtype];
   const count = bytes.byteLength / width;
   const Ctor = CTORS[dtype];
