@@ -1,11 +1,12 @@
 /**
  * `yarn weights export --checkpoint <dir> --out x.safetensors [--network aei|hearnet|discriminator|all]`
- * `yarn weights import --in x.safetensors [--in d.safetensors] --config <yaml> --out <dir> [--network ...]`
- * `yarn weights inspect --in x.safetensors`
+ * `yarn weights import --in G_latest.pth [--in D_latest.pth] --config <yaml> --out <dir> [--network ...] [--entry key]`
+ * `yarn weights inspect --in x.safetensors|x.pth`
  *
- * Converts between this project's checkpoints (tfjs names, NHWC) and the PyTorch reference's state_dicts in
- * safetensors (reference names, OIHW/IOHW/[out,in]). Convert a reference `.pth` with Python first:
- * `safetensors.torch.save_file(torch.load('G_latest.pth', map_location='cpu'), 'G_latest.safetensors')`.
+ * Converts between this project's checkpoints (tfjs names, NHWC) and the PyTorch reference's state_dicts
+ * (reference names, OIHW/IOHW/[out,in]), in safetensors or straight from the reference's `.pth` files: those are
+ * read without Python, and without running anything from them (weights/pickle.ts refuses every global a
+ * state_dict does not need).
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -24,7 +25,7 @@ function megabytes(bytes: number): string {
 runCli(async () => {
   await yargs(hideBin(process.argv))
     .scriptName('yarn weights')
-    .usage('$0 <export|import|inspect> [options]\n\nCheckpoints ↔ the PyTorch reference implementation\'s weights (safetensors).')
+    .usage('$0 <export|import|inspect> [options]\n\nCheckpoints ↔ the PyTorch reference implementation\'s weights (.pth or safetensors).')
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend that builds the networks' })
     .command(
       'export',
@@ -49,7 +50,8 @@ runCli(async () => {
       'build the networks of a config, load reference weights into them, and write a checkpoint',
       (y) =>
         y
-          .option('in', { type: 'string', array: true, demandOption: true, describe: 'reference safetensors file(s); repeat for AEI-Net and D' })
+          .option('in', { type: 'string', array: true, demandOption: true, describe: 'reference weights, .pth (torch.save) or safetensors; repeat for AEI-Net and D (G_latest.pth, D_latest.pth)' })
+          .option('entry', { type: 'string', describe: 'key of the state_dict inside a .pth checkpoint that holds several (default: found)' })
           .option('config', { type: 'string', demandOption: true, describe: 'YAML config with a model: section (e.g. configs/paper.yaml)' })
           .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory to write (replaced atomically)' })
           .option('network', {
@@ -59,16 +61,19 @@ runCli(async () => {
           }),
       async (argv) => {
         await selectBackend(argv.backend);
-        const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network });
+        const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network, entry: argv.entry });
         process.stdout.write(`wrote checkpoint ${argv.out}: ${meta.networks.join(', ')}\n`);
       },
     )
     .command(
       'inspect',
-      'list the tensors of a safetensors file (name, dtype, shape)',
-      (y) => y.option('in', { type: 'string', demandOption: true, describe: 'safetensors file' }),
+      'list the tensors of a safetensors or .pth file (name, dtype, shape)',
+      (y) =>
+        y
+          .option('in', { type: 'string', demandOption: true, describe: 'safetensors or .pth file' })
+          .option('entry', { type: 'string', describe: 'key of the state_dict inside a .pth checkpoint that holds several' }),
       async (argv) => {
-        for (const line of await inspectWeights(argv.in)) process.stdout.write(line + '\n');
+        for (const line of await inspectWeights(argv.in, { entry: argv.entry })) process.stdout.write(line + '\n');
       },
     )
     .demandCommand(1, 'Name a command: export, import or inspect.')

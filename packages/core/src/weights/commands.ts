@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { loadModelConfig, type ModelConfig } from '../config/model_config.js';
 import { buildNetwork, loadCheckpointNetworks, saveCheckpoint, type CheckpointMeta, type CheckpointNetworks } from './checkpoint.js';
 import { detectReferenceNetwork, exportReferenceTensors, importReferenceTensors, NETWORK_NAMES, type NetworkName } from './reference_mapping.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+import { writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+import { readWeightsFile } from './weights_file.js';
 
 /** Metadata key naming the network(s) of a reference-layout file written by this tool. */
 const NETWORK_KEY = 'faceshifter-ts.network';
@@ -80,8 +81,13 @@ function networksOf(file: SafetensorsFile, requested: NetworkName | 'all' | 'aut
 }
 
 export interface ImportOptions {
-  /** Reference-layout safetensors files (e.g. the AEI-Net and the discriminator state_dicts). */
+  /**
+   * Reference-layout weights: safetensors files, or the reference's own `.pth` files as torch.save wrote them
+   * (e.g. `G_latest.pth` for AEI-Net and `D_latest.pth` for the discriminator).
+   */
   inputs: string[];
+  /** For `.pth` checkpoints holding several state_dicts: the key of the one to read (e.g. `G`). */
+  entry?: string;
   /** A YAML config file with a `model:` section, or a resolved config. */
   config: string | ModelConfig;
   /** The checkpoint directory to write. */
@@ -100,7 +106,7 @@ export async function importWeights(options: ImportOptions): Promise<CheckpointM
   const sources: Record<string, string> = {};
   try {
     for (const input of options.inputs) {
-      const file = await readSafetensors(input);
+      const file = await readWeightsFile(input, { entry: options.entry });
       for (const { network, prefix } of networksOf(file, options.network ?? 'auto')) {
         if (networks[network]) throw new Error(`${input}: ${network} weights were already read from ${sources[network]}`);
         networks[network] = buildNetwork(network, config);
@@ -119,9 +125,9 @@ export async function importWeights(options: ImportOptions): Promise<CheckpointM
   }
 }
 
-/** One line per tensor of a safetensors file: name, dtype, shape (for `yarn weights inspect`). */
-export async function inspectWeights(file: string): Promise<string[]> {
-  const st = await readSafetensors(file);
+/** One line per tensor of a safetensors or .pth file: name, dtype, shape (for `yarn weights inspect`). */
+export async function inspectWeights(file: string, options: { entry?: string } = {}): Promise<string[]> {
+  const st = await readWeightsFile(file, options);
   const lines = Object.entries(st.metadata).map(([k, v]) => `# ${k}: ${v}`);
   for (const e of st.tensors.values()) lines.push(`${e.name}\t${e.dtype}\t${e.shape.length ? e.shape.join('x') : 'scalar'}`);
   return lines;
