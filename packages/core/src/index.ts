@@ -68,7 +68,8 @@ export { packageFile, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphM
 export type { ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
 
 // Identity encoders (z_id): frozen, differentiable w.r.t. the input, loaded offline from the pinned npm packages.
-export { loadIdentityEncoder, IDENTITY_ENCODERS } from './identity/registry.js';
+export { loadIdentityEncoder, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights } from './identity/registry.js';
+export type { LoadIdentityEncoderOptions } from './identity/registry.js';
 export type { IdentityEncoder, IdentityEncoderName } from './identity/identity_encoder.js';
 export { FrozenFaceEncoder, l2Normalize } from './identity/identity_encoder.js';
 export { FaceApiRecognition, loadFaceApiRecognition, FACE_API_CROP } from './identity/face_api_recognition.js';
@@ -76,11 +77,28 @@ export { HumanFaceres, loadHumanFaceres, FACERES_CROP } from './identity/human_f
 export { CentredIdentityEncoder, identityMean } from './identity/centred_encoder.js';
 export { CropResize } from './identity/crop.js';
 export type { CropBox } from './identity/crop.js';
+// InsightFace networks from PyTorch weights: IR/IR-SE Backbone (ArcFace, the paper's z_id), arcface_torch iresnet
+export { InsightFaceEncoder, createInsightFaceEncoder, buildInsightFaceNetwork, INSIGHTFACE_ENCODERS, INSIGHTFACE_ENCODER_NAMES, isInsightFaceEncoder } from './identity/insightface_encoder.js';
+export type { InsightFaceEncoderName, FaceRecognitionNetwork, InsightFaceEncoderOptions } from './identity/insightface_encoder.js';
+export { InsightFaceIR, irArchitecture, irKeys, inferIRArchitecture, IR_DEPTH_UNITS } from './identity/insightface_ir.js';
+export type { IRArchitecture, IRMode } from './identity/insightface_ir.js';
+export { IResNet, iresnetArchitecture, iresnetKeys, inferIResNetArchitecture, IRESNET_DEPTH_LAYERS } from './identity/iresnet.js';
+export type { IResNetArchitecture } from './identity/iresnet.js';
+export { parameterCount } from './identity/torch_frozen.js';
+export type { TorchKey } from './identity/torch_frozen.js';
+export { AffineSampler, ARCFACE_TEMPLATE_112, FACESHIFTER_TEMPLATE_256, inputMap, networkTemplate, templateLandmarkError } from './identity/template_warp.js';
+export type { EncoderInputAlignment, NetworkAlignment } from './identity/template_warp.js';
 
 // Weights: safetensors I/O, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names,
 // and a file-system IOHandler for model.save / tf.loadLayersModel without tfjs-node.
 export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors, SafetensorsError } from './weights/safetensors.js';
 export type { SafetensorsDtype, SafetensorsData, SafetensorsTensor, SafetensorsEntry, SafetensorsFile } from './weights/safetensors.js';
+// PyTorch .pth files (torch.save zip and legacy) read without running anything from them; either format by content.
+export { parsePth, isPth, PthError } from './weights/pth.js';
+export type { ParsePthOptions } from './weights/pth.js';
+export { unpickle, PickleError, UnsafePickleError, PyTuple, PyGlobal } from './weights/pickle.js';
+export { readWeightsFile, parseWeights } from './weights/weights_file.js';
+export type { ReadWeightsOptions } from './weights/weights_file.js';
 export { toTorchLayout, fromTorchLayout, torchShape, ourShapeFromTorch, permuteAxes } from './weights/layout.js';
 export type { LayoutKind } from './weights/layout.js';
 export { NETWORK_NAMES, referenceTensors, exportReferenceTensors, importReferenceTensors, detectReferenceNetwork } from './weights/reference_mapping.js';

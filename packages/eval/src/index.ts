@@ -4,8 +4,8 @@
  */
 
 // Metrics (yarn eval): ID similarity / retrieval (Human faceres), head pose and expression from 68 landmarks, CIs.
-export { evaluatePairs, FaceMetrics, aeiSwapFn, EVAL_METHODS } from './metrics/evaluate.js';
-export type { EvalMethod, SwapFn, FaceFeatures, PairResult, EvalSummary, EvalResult, EvaluateOptions } from './metrics/evaluate.js';
+export { evaluatePairs, FaceMetrics, aeiSwapFn, EVAL_METHODS, DEFAULT_ID_NETWORK, sameNetworkWarning } from './metrics/evaluate.js';
+export type { EvalMethod, SwapFn, FaceFeatures, PairResult, EvalSummary, EvalResult, EvaluateOptions, FaceMetricsOptions } from './metrics/evaluate.js';
 export { readPairsCsv, datasetPairs } from './metrics/pairs.js';
 export type { EvalPair } from './metrics/pairs.js';
 export { headPose, poseError, MEAN_FACE_3D, PITCH_OFFSET_DEG } from './metrics/pose.js';

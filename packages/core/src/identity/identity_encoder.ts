@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { CropResize, type CropBox } from './crop.js';
+import type { InsightFaceEncoderName } from './insightface_encoder.js';
 
 /**
  * A frozen, pretrained face-recognition network: z_id of FaceShifter (faceshifter.md §1).
@@ -30,10 +31,12 @@ export function l2Normalize(z: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Registered encoders: `face-api-recognition` and its centred form `face-api-recognition-centred`
- * (centred_encoder.ts) train (L_id); `human-faceres` evaluates (ID retrieval).
+ * Registered encoders. Shipped in npm packages: `face-api-recognition` and its centred form
+ * `face-api-recognition-centred` (centred_encoder.ts) train (L_id); `human-faceres` evaluates (ID retrieval).
+ * From PyTorch weights users bring (insightface_encoder.ts): `arcface-ir-se50` (the paper's ArcFace, as the
+ * reference trains with it) and its IR/IR-SE kin, and the arcface_torch `iresnet*` (ArcFace/CosFace evaluation).
  */
-export type IdentityEncoderName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres';
+export type IdentityEncoderName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres' | InsightFaceEncoderName;
 
 /**
  * What the pretrained encoders share: input checks, the cut to the network's own face box at its input size,

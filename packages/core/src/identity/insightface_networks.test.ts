@@ -88,7 +88,7 @@ describe.each([
   it('input gradient of sum(z · v)', () => {
     const x = tf.tidy(() => tf.slice(nhwc('input112'), [0, 0, 0, 0], [1, 112, 112, 3]));
     const v = tf.tensor1d(values('v'));
-    const g = tf.grad((img: tf.Tensor4D) => tf.sum(tf.mul(l2Normalize(net.forward(img)), v)))(x);
+    const g = tf.grad((img: tf.Tensor) => tf.sum(tf.mul(l2Normalize(net.forward(img as tf.Tensor4D)), v)))(x);
     const want = tf.tidy(() => tf.transpose(tf.tensor4d(values(`${name}.grad`), [1, 3, 112, 112]), [0, 2, 3, 1]));
     const err = relL2(g.dataSync(), want.dataSync());
     // eslint-disable-next-line no-console

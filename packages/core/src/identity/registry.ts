@@ -1,21 +1,64 @@
+import type { SafetensorsFile } from '../weights/safetensors.js';
+import { readWeightsFile } from '../weights/weights_file.js';
 import { CentredIdentityEncoder } from './centred_encoder.js';
 import { FACE_API_DESCRIPTOR_MEAN } from './descriptor_means.js';
 import { loadFaceApiRecognition } from './face_api_recognition.js';
 import { loadHumanFaceres } from './human_faceres.js';
 import type { IdentityEncoder, IdentityEncoderName } from './identity_encoder.js';
+import { createInsightFaceEncoder, INSIGHTFACE_ENCODER_NAMES, INSIGHTFACE_ENCODERS, insightFaceDim, isInsightFaceEncoder } from './insightface_encoder.js';
+import type { EncoderInputAlignment } from './template_warp.js';
 
-const LOADERS: Record<IdentityEncoderName, () => Promise<IdentityEncoder>> = {
-  'face-api-recognition': loadFaceApiRecognition,
-  'face-api-recognition-centred': async () => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition(), FACE_API_DESCRIPTOR_MEAN),
-  'human-faceres': loadHumanFaceres,
+type PackagedName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres';
+
+const PACKAGED: Record<PackagedName, { load: () => Promise<IdentityEncoder>; dim: number }> = {
+  'face-api-recognition': { load: loadFaceApiRecognition, dim: 128 },
+  'face-api-recognition-centred': { load: async () => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition(), FACE_API_DESCRIPTOR_MEAN), dim: 128 },
+  'human-faceres': { load: loadHumanFaceres, dim: 1024 },
 };
 
-/** The registered encoder names, training encoders first. */
-export const IDENTITY_ENCODERS: readonly IdentityEncoderName[] = ['face-api-recognition', 'face-api-recognition-centred', 'human-faceres'];
+/** The registered encoder names: the packaged ones (training encoders first), then those loaded from PyTorch weights. */
+export const IDENTITY_ENCODERS: readonly IdentityEncoderName[] = ['face-api-recognition', 'face-api-recognition-centred', 'human-faceres', ...INSIGHTFACE_ENCODER_NAMES];
 
-/** Loads an identity encoder by name from the installed packages' files (offline). */
-export async function loadIdentityEncoder(name: IdentityEncoderName | string): Promise<IdentityEncoder> {
-  const load = LOADERS[name as IdentityEncoderName];
-  if (!load) throw new Error(`Unknown identity encoder '${name}': choose one of ${IDENTITY_ENCODERS.join(', ')}.`);
-  return load();
+/** Whether the encoder's weights come from a file the user brings (`identity.weights`, `--weights`). */
+export function identityEncoderNeedsWeights(name: IdentityEncoderName): boolean {
+  return isInsightFaceEncoder(name);
+}
+
+/** z_id length of an encoder; null when its weights decide (the generic `arcface-ir-se` and `iresnet`). */
+export function identityEncoderDim(name: IdentityEncoderName): number | null {
+  return isInsightFaceEncoder(name) ? insightFaceDim(name) : PACKAGED[name].dim;
+}
+
+export interface LoadIdentityEncoderOptions {
+  /** The PyTorch weights of an InsightFace encoder: a `.pth` (torch.save) or safetensors path, or a parsed file. */
+  weights?: string | SafetensorsFile;
+  /** The state_dict's key inside a `.pth` checkpoint that holds several. */
+  entry?: string;
+  /** What the encoder is given: `ffhq` crops (default), the reference's `native` alignment, or `aligned-112` crops. */
+  input?: EncoderInputAlignment;
+}
+
+function unknown(name: string): Error {
+  return new Error(`Unknown identity encoder '${name}': choose one of ${IDENTITY_ENCODERS.join(', ')}.`);
+}
+
+/**
+ * Loads an identity encoder by name: the packaged ones from the installed packages' files (offline), the
+ * InsightFace ones from the PyTorch weights in `options.weights`.
+ */
+export async function loadIdentityEncoder(name: IdentityEncoderName | string, options: LoadIdentityEncoderOptions = {}): Promise<IdentityEncoder> {
+  if (isInsightFaceEncoder(name)) {
+    if (options.weights === undefined) {
+      throw new Error(`identity encoder '${name}' needs its weights: set identity.weights (or pass --weights) to ${INSIGHTFACE_ENCODERS[name].weightsHint}`);
+    }
+    const file = typeof options.weights === 'string' ? await readWeightsFile(options.weights, { what: `weights of identity encoder ${name}`, entry: options.entry }) : options.weights;
+    return createInsightFaceEncoder(name, file, { input: options.input });
+  }
+  const packaged = PACKAGED[name as PackagedName];
+  if (!packaged) throw unknown(name);
+  if (options.weights !== undefined) {
+    throw new Error(`identity encoder '${name}' ships with its npm package and takes no weights file; remove identity.weights (--weights), or pick an InsightFace encoder (${INSIGHTFACE_ENCODER_NAMES.slice(0, 3).join(', ')}, ...)`);
+  }
+  if (options.input !== undefined && options.input !== 'ffhq') throw new Error(`identity encoder '${name}': only FFHQ-aligned input is supported (got ${options.input})`);
+  return packaged.load();
 }

@@ -130,7 +130,7 @@ export function applyAffine(x: tf.Tensor4D, a: FrozenAffine): tf.Tensor4D {
 
 /** PyTorch PReLU(num_parameters = C): max(0, x) + a_c·min(0, x). */
 export function applyPrelu(x: tf.Tensor4D, alpha: tf.Tensor1D): tf.Tensor4D {
-  return tf.prelu(x, alpha);
+  return tf.prelu(x, alpha as unknown as tf.Tensor4D);
 }
 
 /**

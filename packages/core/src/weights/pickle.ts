@@ -69,8 +69,6 @@ export interface UnpickleResult {
   end: number;
 }
 
-const MARK = Symbol('mark');
-
 /** Python 2 names that protocol ≤ 2 pickles use for Python 3's modules (pickle's fix_imports). */
 const PY2_MODULES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 

@@ -1,14 +1,16 @@
 /**
- * `yarn eval --checkpoint <run> (--pairs pairs.csv | --dataset <dir>) --out <dir> [--method model|target|source]`:
- * ID retrieval, ID similarity, pose and expression error of swaps (or of the built-in baselines) on aligned crops;
+ * `yarn eval --checkpoint <run> (--pairs pairs.csv | --dataset <dir>) --out <dir> [--method model|target|source]
+ *   [--id-network <encoder> [--id-weights <file>]]`:
+ * ID retrieval (with the ID network: default Human faceres; papers use a CosFace/ArcFace r100, `--id-network
+ * iresnet100 --id-weights glint360k_cosface_r100.pth`), ID similarity, pose and expression error of swaps (or of the built-in baselines) on aligned crops;
  * prints the summary and writes report.csv, report.json, sheet.png and sheet.json under --out.
  */
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadIdentityEncoder, runCli, selectBackend, type BackendRequest, type HEARNet, type RawImage } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadIdentityEncoder, runCli, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core';
 import { ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
-import { EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
+import { DEFAULT_ID_NETWORK, EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, sameNetworkWarning, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
 import { loadAEI, loadHEAR } from '../swap/swapper.js';
 import { formatSummary, writeReport } from '../report/report.js';
@@ -24,6 +26,9 @@ runCli(async () => {
     .option('out', { type: 'string', demandOption: true, describe: 'folder for report.csv, report.json, sheet.png, sheet.json' })
     .option('method', { choices: EVAL_METHODS, default: 'model' as EvalMethod, describe: 'model: the checkpoint\'s swap; target: Ŷ = X_t; source: Ŷ = X_s' })
     .option('identity', { choices: IDENTITY_ENCODERS, describe: 'identity encoder for z_id (default: the run\'s training encoder, else face-api-recognition-centred)' })
+    .option('identity-weights', { type: 'string', describe: 'weights (.pth/safetensors) of an InsightFace --identity encoder (default: the run\'s identity.weights)' })
+    .option('id-network', { choices: IDENTITY_ENCODERS, describe: `identity network of ID retrieval and similarity, different from the training one (default ${DEFAULT_ID_NETWORK}; e.g. iresnet100 with a CosFace backbone.pth)` })
+    .option('id-weights', { type: 'string', describe: 'weights (.pth/safetensors) of an InsightFace --id-network' })
     .option('resolution', { type: 'number', describe: 'side all images are resized to before measuring (default: the model\'s, 256 for baselines)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
@@ -44,15 +49,17 @@ runCli(async () => {
   const cleanup: (() => void)[] = [];
   let checkpointDir: string | undefined;
   let hearDir: string | undefined;
-  const metrics = await FaceMetrics.load();
+  const metrics = await FaceMetrics.load({ idNetwork: argv.idNetwork as IdentityEncoderName | undefined, idWeights: argv.idWeights });
   cleanup.push(() => metrics.dispose());
   try {
     if (argv.method === 'model') {
       const { dir, loaded, aei } = await loadAEI(argv.checkpoint!, () => {});
       checkpointDir = dir;
       cleanup.push(loaded.dispose);
-      const encoderName = argv.identity ?? trainedIdentityEncoder(argv.checkpoint!, checkpointDir).name;
-      const identity = await loadIdentityEncoder(encoderName);
+      const trained = trainedIdentityEncoder(argv.checkpoint!, checkpointDir);
+      const encoderName = argv.identity ?? trained.name;
+      const encoderWeights = argv.identityWeights ?? (argv.identity ? undefined : trained.weights);
+      const identity = await loadIdentityEncoder(encoderName, { weights: encoderWeights });
       cleanup.push(() => identity.dispose());
       let hear: HEARNet | null = null;
       if (argv.hear) {
@@ -64,6 +71,9 @@ runCli(async () => {
       swap = aeiSwapFn(aei, identity, hear);
       resolution = argv.resolution ?? aei.modelConfig.resolution;
       process.stderr.write(`checkpoint ${checkpointDir}${hearDir ? ` + HEAR-Net ${hearDir}` : ''} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
+      // The paper measures ID retrieval with a network other than the training one (ArcFace trains, CosFace evaluates).
+      const warning = sameNetworkWarning(encoderName, encoderWeights, metrics.idNetwork, argv.idWeights);
+      if (warning) process.stderr.write(warning + '\n');
     }
     const bar = new ProgressBar({ total: pairs.length, label: 'eval' });
     const result = await evaluatePairs(pairs, {
@@ -80,7 +90,7 @@ runCli(async () => {
       if (!images.has(f)) images.set(f, decodeImage(f, { resize: resolution }));
       return images.get(f)!;
     };
-    await writeReport(argv.out, result, load, { checkpoint: checkpointDir ?? null, hearCheckpoint: hearDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
+    await writeReport(argv.out, result, load, { idNetwork: metrics.idNetwork, idWeights: argv.idWeights ?? null, checkpoint: checkpointDir ?? null, hearCheckpoint: hearDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
     process.stdout.write(formatSummary(result.summary) + `\n\nwrote ${path.join(argv.out, 'report.csv')}, report.json, sheet.png, sheet.json\n`);
   } finally {
     for (const c of cleanup.reverse()) c();

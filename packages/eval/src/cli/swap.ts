@@ -47,6 +47,7 @@ runCli(async () => {
     .option('face-index', { type: 'string', describe: 'target face to swap, numbered left to right, or "all"; required when a target has several faces' })
     .option('source-face-index', { type: 'number', describe: 'source face to use, numbered left to right (default: the largest)' })
     .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition-centred)" })
+    .option('identity-weights', { type: 'string', describe: "weights (.pth/safetensors) of an InsightFace --identity encoder (default: the run's identity.weights)" })
     .option('detector', { choices: ['ssd', 'tiny'] as const, default: 'ssd' as const, describe: 'face detector: ssd (accurate) or tiny (faster)' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
@@ -66,6 +67,7 @@ runCli(async () => {
     faceIndex,
     sourceFaceIndex: argv.sourceFaceIndex,
     identity: argv.identity as IdentityEncoderName | undefined,
+    identityWeights: argv.identityWeights,
     detector: argv.detector,
     log,
   });

@@ -346,7 +346,7 @@ describe('runExperiment, smallest case (1 variant × 1 step at 32 px, 1 eval pai
 describe('learningChecks', () => {
   const summary = (idSimilarity: number): VariantResult['summary'] => {
     const ci = (mean: number) => ({ mean, lo: mean - 0.01, hi: mean + 0.01, n: 4 });
-    return { method: 'model', pairs: 4, identities: 4, resolution: 64, idSimilarity: ci(idSimilarity), idRetrieval: ci(0), poseError: ci(0), expressionError: ci(0) };
+    return { method: 'model', pairs: 4, identities: 4, resolution: 64, idNetwork: 'human-faceres', idSimilarity: ci(idSimilarity), idRetrieval: ci(0), poseError: ci(0), expressionError: ci(0) };
   };
   const row = (variant: string, kind: 'model' | 'baseline', pairIdSimilarity?: number[], recSame?: { step0: number; final: number }): VariantResult => ({
     experiment: 'x', variant, kind, method: kind === 'model' ? 'model' : 'target', overrides: [], runDir: null, checkpoint: null, steps: null,

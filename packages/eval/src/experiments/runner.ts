@@ -187,7 +187,7 @@ class EvalContext {
 async function evaluateVariant(ctx: EvalContext, experiment: Experiment, v: Variant, runDir: string, config: TrainConfig, hearRun: { dir: string; overrides: string[] } | null, overrides: string[]): Promise<VariantResult> {
   const checkpoint = await findCheckpoint(runDir);
   const loaded = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
-  const identity = await loadIdentityEncoder(config.identity.encoder);
+  const identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights });
   let hearLoaded: Awaited<ReturnType<typeof loadCheckpointNetworks>> | null = null;
   try {
     const aei = loaded.networks.aei as AEINet;

@@ -1,5 +1,6 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type Point, type RawImage } from '@faceshifter/core';
+import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type IdentityEncoderName, type Point, type RawImage } from '@faceshifter/core';
 import { expressionError } from './expression.js';
 import { alignedLandmarks68 } from './landmarks.js';
 import type { EvalPair } from './pairs.js';
@@ -15,7 +16,7 @@ export type SwapFn = (source: RawImage, target: RawImage) => Promise<RawImage>;
 
 /** The evaluation networks' view of one face. */
 export interface FaceFeatures {
-  /** Human faceres embedding, L2-normalised (the evaluation identity network, not the training one). */
+  /** The evaluation identity network's embedding (default Human faceres), L2-normalised; not the training network. */
   embedding: Float32Array;
   landmarks: Point[];
   pose: HeadPose;
@@ -45,6 +46,8 @@ export interface EvalSummary {
   pairs: number;
   identities: number;
   resolution: number;
+  /** The identity network ID similarity and retrieval were measured with. */
+  idNetwork: string;
   idSimilarity: MeanCI;
   /** Top-1 ID retrieval, %. */
   idRetrieval: MeanCI;
@@ -61,12 +64,46 @@ export interface EvalResult {
   swaps: RawImage[];
 }
 
-/** Loads the evaluation networks: Human faceres for identity, face-api's landmark net for pose and expression. */
-export class FaceMetrics {
-  private constructor(private readonly encoder: IdentityEncoder) {}
+/** The evaluation identity network of ID retrieval when none is named: a different network from any training one. */
+export const DEFAULT_ID_NETWORK: IdentityEncoderName = 'human-faceres';
 
-  static async load(): Promise<FaceMetrics> {
-    return new FaceMetrics(await loadIdentityEncoder('human-faceres'));
+export interface FaceMetricsOptions {
+  /** The ID-retrieval network, e.g. `iresnet100` with a CosFace backbone.pth as papers do. Default human-faceres. */
+  idNetwork?: IdentityEncoderName;
+  /** Its weights, for the InsightFace networks (.pth or safetensors). */
+  idWeights?: string;
+}
+
+/** The network behind an encoder name: face-api's raw and centred descriptors come from one network. */
+function networkOf(name: string): string {
+  return name.startsWith('face-api-recognition') ? 'face-api-recognition' : name;
+}
+
+/**
+ * A warning when ID retrieval would be measured with the network the model was trained against (the same name with
+ * no weights, or the same weights file): the swaps were optimised for that network, so it overstates identity
+ * transfer. Null when the networks differ.
+ */
+export function sameNetworkWarning(trainName: string, trainWeights: string | undefined, evalName: string, evalWeights: string | undefined): string | null {
+  const sameFile = trainWeights !== undefined && evalWeights !== undefined && path.resolve(trainWeights) === path.resolve(evalWeights);
+  const sameNet = trainWeights === undefined && evalWeights === undefined && networkOf(trainName) === networkOf(evalName);
+  if (!sameFile && !sameNet) return null;
+  return (
+    `warning: ID retrieval uses the training identity network (${evalName}${evalWeights ? `, ${evalWeights}` : ''}); the swaps were optimised against it, ` +
+    'so retrieval overstates identity transfer. Papers evaluate with another network (ArcFace trains, CosFace evaluates): pass --id-network <encoder> [--id-weights <file>]'
+  );
+}
+
+/** Loads the evaluation networks: the ID network (default Human faceres), face-api's landmark net for pose and expression. */
+export class FaceMetrics {
+  private constructor(
+    private readonly encoder: IdentityEncoder,
+    readonly idNetwork: string,
+  ) {}
+
+  static async load(options: FaceMetricsOptions = {}): Promise<FaceMetrics> {
+    const name = options.idNetwork ?? DEFAULT_ID_NETWORK;
+    return new FaceMetrics(await loadIdentityEncoder(name, { weights: options.idWeights }), name);
   }
 
   async features(image: RawImage): Promise<FaceFeatures> {
@@ -126,9 +163,9 @@ export interface EvaluateOptions {
 }
 
 /**
- * Evaluates Ŷ for every pair: ID similarity and top-1 retrieval with faceres, pose and expression error against
+ * Evaluates Ŷ for every pair: ID similarity and top-1 retrieval with the ID network (default faceres), pose and expression error against
  * X_t with landmarks. The retrieval gallery holds one embedding per identity among all the pairs' images (sources
- * and targets): the mean of its images' faceres embeddings, renormalised.
+ * and targets): the mean of its images' embeddings, renormalised.
  */
 export async function evaluatePairs(pairs: readonly EvalPair[], options: EvaluateOptions): Promise<EvalResult> {
   const { method, metrics } = options;
@@ -213,6 +250,7 @@ export async function evaluatePairs(pairs: readonly EvalPair[], options: Evaluat
     pairs: rows.length,
     identities: gallery.length,
     resolution,
+    idNetwork: options.metrics.idNetwork,
     idSimilarity: meanCI(rows.map((r) => r.idSimilarity), { seed }),
     idRetrieval: meanCI(rows.map((r) => 100 * r.retrievalHit), { seed: seed + 1 }),
     poseError: meanCI(rows.map((r) => r.poseError), { seed: seed + 2 }),

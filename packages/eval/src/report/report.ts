@@ -9,11 +9,11 @@ const f = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : 'na
 export function formatSummary(s: EvalSummary): string {
   const rows: [string, EvalSummary['idRetrieval'], number][] = [
     ['ID retrieval top-1 (%) ↑', s.idRetrieval, 1],
-    ['ID similarity (faceres cos) ↑', s.idSimilarity, 3],
+    [`ID similarity (${s.idNetwork} cos) ↑`, s.idSimilarity, 3],
     ['pose error (deg) ↓', s.poseError, 2],
     ['expression error (% IOD) ↓', s.expressionError, 2],
   ];
-  const lines = [`method ${s.method}: ${s.pairs} pairs, ${s.identities} identities in the gallery, ${s.resolution} px`, ''];
+  const lines = [`method ${s.method}: ${s.pairs} pairs, ${s.identities} identities in the gallery, ${s.resolution} px, ID network ${s.idNetwork}`, ''];
   lines.push(`${'metric'.padEnd(32)}${'mean'.padStart(9)}   95% CI`);
   for (const [name, m, d] of rows) lines.push(`${name.padEnd(32)}${f(m.mean, d).padStart(9)}   [${f(m.lo, d)}, ${f(m.hi, d)}]`);
   return lines.join('\n');

@@ -39,6 +39,8 @@ export interface FaceSwapperOptions {
   hear?: string;
   /** The identity encoder AEI-Net was trained with; default: the run's config.yaml, else face-api-recognition-centred. */
   identity?: IdentityEncoderName;
+  /** Weights of an InsightFace `identity` encoder (.pth or safetensors); default: the run's identity.weights. */
+  identityWeights?: string;
   /** Face detector: `ssd` (default, more accurate) or `tiny` (about 7x faster, weaker on small or turned faces). */
   detector?: 'ssd' | 'tiny';
   /** The blend mask's shape. */
@@ -133,8 +135,8 @@ export class FaceSwapper {
       disposers.push(a.loaded.dispose);
       const h = options.hear ? await loadHEAR(options.hear, a.aei.modelConfig.resolution, log) : null;
       if (h) disposers.push(h.loaded.dispose);
-      const found = options.identity ? { name: options.identity, from: '--identity' } : trainedIdentityEncoder(options.checkpoint, a.dir);
-      const identity = await loadIdentityEncoder(found.name);
+      const found = options.identity ? { name: options.identity, weights: options.identityWeights, from: '--identity' } : trainedIdentityEncoder(options.checkpoint, a.dir);
+      const identity = await loadIdentityEncoder(found.name, { weights: options.identityWeights ?? found.weights });
       disposers.push(() => identity.dispose());
       if (identity.dim !== a.aei.modelConfig.cId) {
         throw new Error(`${a.dir}: AEI-Net takes ${a.aei.modelConfig.cId}-d identities but ${found.name} gives ${identity.dim}-d; pass the encoder it was trained with as --identity`);

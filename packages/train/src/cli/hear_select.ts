@@ -18,6 +18,7 @@ runCli(async () => {
     .option('top', { type: 'number', default: 0.1, describe: 'fraction to keep, highest error first' })
     .option('out', { type: 'string', describe: 'manifest to write (default <dataset>/manifest-hear.csv)' })
     .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition-centred)" })
+    .option('identity-weights', { type: 'string', describe: "weights (.pth/safetensors) of an InsightFace --identity encoder (default: the run's identity.weights)" })
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
@@ -25,7 +26,8 @@ runCli(async () => {
   await selectBackend(argv.backend);
   const checkpoint = await findCheckpoint(argv.checkpoint);
   const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
-  const identity = await loadIdentityEncoder(argv.identity ?? trainedIdentityEncoder(argv.checkpoint, checkpoint).name);
+  const trained = trainedIdentityEncoder(argv.checkpoint, checkpoint);
+  const identity = await loadIdentityEncoder(argv.identity ?? trained.name, { weights: argv.identityWeights ?? (argv.identity ? undefined : trained.weights) });
   try {
     const r = await selectHearImages(networks.aei as AEINet, identity, { dataset: argv.dataset, top: argv.top, out: argv.out, batchSize: argv.batchSize });
     process.stdout.write(`kept ${r.kept} of ${r.total} images (heuristic error ${r.ranked[r.kept - 1]!.error.toFixed(4)} and above); manifest: ${r.out}\n`);

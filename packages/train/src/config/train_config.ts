@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, IDENTITY_ENCODERS, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core';
+import { ConfigError, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights, INSIGHTFACE_ENCODERS, isInsightFaceEncoder, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core';
 
 /**
  * The identity encoder of a config without an `identity` section, and of a checkpoint without its run's config.yaml:
@@ -15,12 +15,22 @@ import { ConfigError, IDENTITY_ENCODERS, readYamlFile, resolveModelConfig, schem
  */
 export const DEFAULT_IDENTITY_ENCODER: IdentityEncoderName = 'face-api-recognition-centred';
 
-/** z_id length of each identity encoder, so that `model.cId` can be checked against the encoder. */
-export const IDENTITY_DIMS: Readonly<Record<(typeof IDENTITY_ENCODERS)[number], number>> = {
-  'face-api-recognition': 128,
-  'face-api-recognition-centred': 128,
-  'human-faceres': 1024,
-};
+/**
+ * z_id length of each identity encoder, so that `model.cId` can be checked against the encoder; null where the
+ * weights file decides (`arcface-ir-se`, `iresnet`: checked when the encoder is loaded).
+ */
+export const IDENTITY_DIMS: Readonly<Record<IdentityEncoderName, number | null>> = Object.fromEntries(IDENTITY_ENCODERS.map((n) => [n, identityEncoderDim(n)])) as Record<IdentityEncoderName, number | null>;
+
+const identitySchema = s.object({
+  /** The frozen recognition network of L_id (and of z_id wherever the run's checkpoints are used). */
+  encoder: s.oneOf(IDENTITY_ENCODERS),
+  /**
+   * The PyTorch weights of an InsightFace encoder (`arcface-ir-se50`: InsightFace_Pytorch's model_ir_se50.pth;
+   * `iresnet*`: an arcface_torch backbone.pth), as torch.save wrote them or as safetensors. Relative paths are
+   * relative to the working directory, like data.root.
+   */
+  weights: s.optional(s.string({ nonEmpty: true })),
+});
 
 const colorJitterSchema = s.object({
   /** Max relative brightness change (torchvision ColorJitter semantics). Paper: 0.2. */
@@ -87,7 +97,7 @@ const documentSchema = s.object({
   seed: s.int({ min: 0 }),
   /** `aei` trains AEI-Net against the discriminator; `hear` trains HEAR-Net on a frozen AEI-Net. */
   stage: s.withDefault(s.oneOf(['aei', 'hear'] as const), 'aei'),
-  identity: s.withDefault(s.object({ encoder: s.oneOf(IDENTITY_ENCODERS) }), { encoder: DEFAULT_IDENTITY_ENCODER }),
+  identity: s.withDefault(identitySchema, { encoder: DEFAULT_IDENTITY_ENCODER }),
   data: dataSchema,
   train: trainSchema,
   hear: s.optional(hearSchema),
@@ -111,8 +121,16 @@ export function resolveTrainConfig(doc: unknown, source = 'config'): TrainConfig
   const parsed = documentSchema.parse(doc, '');
   if (!('model' in doc)) throw new ConfigError('model', `required key is missing (a model section, e.g. 'model: { preset: tiny }')`);
   const model = resolveModelConfig(doc.model, 'model');
-  const dim = IDENTITY_DIMS[parsed.identity.encoder];
-  if (model.cId !== dim) {
+  const { encoder, weights: identityWeights } = parsed.identity;
+  if (identityEncoderNeedsWeights(encoder) && identityWeights === undefined) {
+    const hint = isInsightFaceEncoder(encoder) ? INSIGHTFACE_ENCODERS[encoder].weightsHint : 'its weights file';
+    throw new ConfigError('identity.weights', `required key is missing: identity.encoder '${encoder}' loads its weights from a file you bring (${hint})`);
+  }
+  if (!identityEncoderNeedsWeights(encoder) && identityWeights !== undefined) {
+    throw new ConfigError('identity.weights', `identity.encoder '${encoder}' ships with its npm package and takes no weights; remove identity.weights`);
+  }
+  const dim = IDENTITY_DIMS[encoder];
+  if (dim !== null && model.cId !== dim) {
     throw new ConfigError('model.cId', `is ${model.cId} but identity.encoder '${parsed.identity.encoder}' gives ${dim}-d embeddings; set model.cId: ${dim}`);
   }
   const weightSchema = parsed.stage === 'aei' ? aeiLossWeights : hearLossWeights;
@@ -168,12 +186,13 @@ export function loadTrainConfig(file: string, overrides: readonly string[] = [])
  * from that encoder wherever the checkpoint is used (swap, eval, HEAR-Net). `from` is the file, or null when no
  * run config was found and the default encoder is assumed.
  */
-export function trainedIdentityEncoder(userPath: string, checkpointDir: string): { name: IdentityEncoderName; from: string | null } {
+export function trainedIdentityEncoder(userPath: string, checkpointDir: string): { name: IdentityEncoderName; weights?: string; from: string | null } {
   const candidates = [path.join(userPath, 'config.yaml'), path.resolve(checkpointDir, '..', '..', 'config.yaml')];
   for (const file of candidates) {
     if (path.resolve(path.dirname(file)) === path.resolve(checkpointDir)) continue; // a checkpoint's own config.yaml holds only `model`
     if (!existsSync(file)) continue;
-    return { name: loadTrainConfig(file).identity.encoder, from: file };
+    const { encoder, weights } = loadTrainConfig(file).identity;
+    return weights === undefined ? { name: encoder, from: file } : { name: encoder, weights, from: file };
   }
   return { name: DEFAULT_IDENTITY_ENCODER, from: null };
 }

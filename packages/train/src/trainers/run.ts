@@ -34,9 +34,20 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
     throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
   }
-  await fs.mkdir(runDir, { recursive: true });
+  // The identity encoder first: a missing or wrong weights file fails before anything is written.
+  const identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights }).catch((e: unknown) => {
+    if (config.identity.weights !== undefined && e instanceof Error && !(e instanceof ConfigError)) throw new ConfigError('identity.weights', e.message);
+    throw e;
+  });
+  if (identity.dim !== config.model.cId) {
+    identity.dispose();
+    throw new ConfigError('model.cId', `is ${config.model.cId} but identity encoder ${config.identity.encoder} (${config.identity.weights}) gives ${identity.dim}-d embeddings; set model.cId: ${identity.dim}`);
+  }
+  await fs.mkdir(runDir, { recursive: true }).catch((e: unknown) => {
+    identity.dispose();
+    throw e;
+  });
   await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
-  const identity = await loadIdentityEncoder(config.identity.encoder);
   const task = await createTask(config, identity).catch((e: unknown) => {
     identity.dispose();
     throw e;
