@@ -148,9 +148,10 @@ export class AffineSampler {
         });
       }
     }
-    this.indices = tf.tensor1d(idx, 'int32');
-    this.scatterIndices = tf.tensor2d(idx, [4 * p, 1], 'int32');
-    this.weights = tf.tensor4d(w, [1, 4, p, 1]);
+    // Kept: samplers are built lazily, possibly inside a caller's tidy, and live until dispose().
+    this.indices = tf.keep(tf.tensor1d(idx, 'int32'));
+    this.scatterIndices = tf.keep(tf.tensor2d(idx, [4 * p, 1], 'int32'));
+    this.weights = tf.keep(tf.tensor4d(w, [1, 4, p, 1]));
   }
 
   apply(images: tf.Tensor4D): tf.Tensor4D {
