@@ -37,6 +37,17 @@ describe('training config', () => {
     expect(() => resolveTrainConfig(applyOverrides(minimal(), ['data.sameProbability=1.5']))).toThrow(/^data\.sameProbability: expected a number >= 0 and <= 1/);
   });
 
+  it('identity.weights: required by the InsightFace encoders, refused by the packaged ones, c_id checked', () => {
+    const arc = (sets: string[]) => resolveTrainConfig(applyOverrides(minimal(), ['identity.encoder=arcface-ir-se50', ...sets]));
+    expect(() => arc(['model.cId=512'])).toThrow(/^identity\.weights: required key is missing: identity\.encoder 'arcface-ir-se50' loads its weights from a file you bring \(InsightFace_Pytorch's model_ir_se50\.pth/);
+    expect(() => arc(['identity.weights=w.pth'])).toThrow(/^model\.cId: is 128 but identity\.encoder 'arcface-ir-se50' gives 512-d embeddings; set model\.cId: 512/);
+    expect(arc(['identity.weights=w.pth', 'model.cId=512']).identity).toEqual({ encoder: 'arcface-ir-se50', weights: 'w.pth' });
+    // The generic encoders take their width from the weights: c_id is checked when the encoder loads.
+    expect(resolveTrainConfig(applyOverrides(minimal(), ['identity.encoder=iresnet', 'identity.weights=w.pth', 'model.cId=77'])).model.cId).toBe(77);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['identity.weights=w.pth']))).toThrow(/^identity\.weights: identity\.encoder 'face-api-recognition-centred' ships with its npm package and takes no weights/);
+    expect(() => resolveTrainConfig(applyOverrides(minimal(), ['identity.wieghts=w.pth']))).toThrow(/^identity\.wieghts: unknown key; valid keys: encoder, weights/);
+  });
+
   it('--set overrides keep YAML types', () => {
     const c = resolveTrainConfig(applyOverrides(minimal(), ['train.steps=20', 'train.lr=1e-4', 'data.flip=false', 'model.aad.mask=constant']));
     expect([c.train.steps, c.train.lr, c.data.flip, c.model.aad.mask]).toEqual([20, 1e-4, false, 'constant']);

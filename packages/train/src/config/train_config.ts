@@ -23,7 +23,7 @@ export const IDENTITY_DIMS: Readonly<Record<IdentityEncoderName, number | null>>
 
 const identitySchema = s.object({
   /** The frozen recognition network of L_id (and of z_id wherever the run's checkpoints are used). */
-  encoder: s.oneOf(IDENTITY_ENCODERS),
+  encoder: s.withDefault(s.oneOf(IDENTITY_ENCODERS), DEFAULT_IDENTITY_ENCODER),
   /**
    * The PyTorch weights of an InsightFace encoder (`arcface-ir-se50`: InsightFace_Pytorch's model_ir_se50.pth;
    * `iresnet*`: an arcface_torch backbone.pth), as torch.save wrote them or as safetensors. Relative paths are
