@@ -60,6 +60,11 @@ describe('parsePth (torch.save fixtures)', () => {
     const legacy = fixture('state_dict_legacy.pth');
     expect(() => parsePth(legacy.subarray(0, legacy.length - 10), 'cut.pth')).toThrow(/cut\.pth: truncated/);
     expect(() => parsePth(new Uint8Array([0x80, 2, 0x4b]), 'bad.pth')).toThrow(PthError);
+    // A flipped byte inside a tensor's stored data: the zip's CRC-32 names the entry (legacy files carry no checksum).
+    const flipped = new Uint8Array(zip);
+    const at = Buffer.from(zip).indexOf(Buffer.from('state_dict_zip/data/0')); // the local header of storage 0
+    flipped[at + 200] = flipped[at + 200]! ^ 0xff;
+    expect(() => parsePth(flipped, 'flip.pth')).toThrow(/flip\.pth: entry 'state_dict_zip\/data\/0' fails its CRC-32 check: the file is corrupt/);
   });
 });
 
@@ -107,5 +112,33 @@ describe('readWeightsFile', () => {
     await expect(readWeightsFile('/nonexistent/model_ir_se50.pth', { what: 'identity.weights' })).rejects.toThrow(
       /^\/nonexistent\/model_ir_se50\.pth: no such file \(identity\.weights\)$/,
     );
+  });
+});
+
+describe('corrupted files fail with a named error, never a crash or a hang', () => {
+  it('every single-byte corruption and truncation of the fixtures parses or throws a PthError/pickle/zip error', () => {
+    // Deterministic: a linear congruential walk over positions and values.
+    let seed = 12345;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const allowed = /^(PthError|PickleError|UnsafePickleError|ZipError|SafetensorsError)$/;
+    let thrown = 0;
+    for (const name of ['state_dict_zip.pth', 'state_dict_legacy.pth', 'wrapped_checkpoint.pth', 'state_dict_zip_proto4.pth']) {
+      const original = fixture(name);
+      for (let trial = 0; trial < 150; trial++) {
+        const bytes = new Uint8Array(original);
+        const cut = trial % 5 === 0;
+        const data = cut ? bytes.subarray(0, next() % bytes.length) : bytes;
+        if (!cut) for (let k = 0; k < 1 + (trial % 3); k++) data[next() % data.length] = next() % 256;
+        try {
+          const file = parsePth(data, name);
+          for (const t of file.tensors.values()) t.toFloat32();
+        } catch (e) {
+          thrown++;
+          expect((e as Error).name, `${name} trial ${trial}: ${(e as Error).message}`).toMatch(allowed);
+          expect((e as Error).message.startsWith(name), (e as Error).message).toBe(true);
+        }
+      }
+    }
+    expect(thrown).toBeGreaterThan(100);
   });
 });

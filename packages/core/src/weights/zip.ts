@@ -2,7 +2,8 @@
  * A reader for the zip archives `torch.save` writes (PyTorch ≥ 1.6): the central directory is read (ZIP64 included,
  * for checkpoints over 4 GiB), and entries are handed out as zero-copy views of the archive's bytes. PyTorch stores
  * every entry uncompressed (method 0), which is what makes the views possible; a compressed entry (a file re-zipped
- * by another tool) is reported with the fix rather than inflated.
+ * by another tool) is reported with the fix rather than inflated. Each entry's CRC-32 is checked the first time its
+ * bytes are handed out, so a corrupt download fails with the entry's name instead of loading wrong weights.
  */
 
 export interface ZipEntry {
@@ -24,6 +25,23 @@ const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+
+let crcTable: Uint32Array | undefined;
+/** CRC-32 (IEEE 802.3, zip's), table-driven. */
+export function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  const t = crcTable;
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 /** Whether the bytes start like a zip archive (a local file header). */
 export function isZip(bytes: Uint8Array): boolean {
@@ -73,6 +91,7 @@ export function readZip(bytes: Uint8Array, source = '<zip>'): Map<string, ZipEnt
   for (let i = 0; i < count; i++) {
     if (at + 46 > n || u32(at) !== CENTRAL) fail(`central directory entry ${i} is corrupt`);
     const method = u16(at + 10);
+    const crc = u32(at + 16);
     let compressed = u32(at + 20);
     let size = u32(at + 24);
     const nameLength = u16(at + 28);
@@ -102,7 +121,19 @@ export function readZip(bytes: Uint8Array, source = '<zip>'): Map<string, ZipEnt
       fail(`entry '${name}' is compressed (method ${method}); torch.save writes stored entries: re-save the file with torch.save instead of re-zipping it`);
     }
     if (compressed !== size) fail(`entry '${name}': stored sizes disagree (${compressed} vs ${size})`);
-    entries.set(name, { name, size, data: () => bytes.subarray(start, start + size) });
+    let checked = false;
+    entries.set(name, {
+      name,
+      size,
+      data: () => {
+        const data = bytes.subarray(start, start + size);
+        if (!checked) {
+          if (crc32(data) !== crc) fail(`entry '${name}' fails its CRC-32 check: the file is corrupt (re-download or re-save it)`);
+          checked = true;
+        }
+        return data;
+      },
+    });
   }
   return entries;
 }

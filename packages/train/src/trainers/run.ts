@@ -93,6 +93,10 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
   if (trained.from && trained.name !== config.identity.encoder) {
     throw new ConfigError('identity.encoder', `is '${config.identity.encoder}' but the AEI-Net run ${hear.aeiCheckpoint} was trained with '${trained.name}' (${trained.from}); set identity.encoder: ${trained.name}`);
   }
+  const resolved = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(p));
+  if (trained.from && resolved(trained.weights) !== resolved(config.identity.weights)) {
+    throw new ConfigError('identity.weights', `is ${config.identity.weights ?? 'unset'} but the AEI-Net run ${hear.aeiCheckpoint} was trained with ${trained.weights ?? 'no weights file'} (${trained.from}); use the same file`);
+  }
   const { networks } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
   const occluders = hear.occluders ? await readOccluders(hear.occluders) : [];
   return new HEARTrainer(config, networks.aei as AEINet, identity, loader, new OcclusionAugmenter(config.seed, { userOccluders: occluders }));
