@@ -19,11 +19,11 @@ import type { SafetensorsFile } from '../weights/safetensors.js';
 import {
   applyAffine,
   applyConv,
-  applyHead,
   applyPrelu,
   batchNormAffine,
   batchNormKeys,
-  disposeConv,
+  convTensors,
+  FrozenResNet,
   frozenAffine,
   frozenConv,
   frozenHead,
@@ -32,7 +32,7 @@ import {
   stateDictValue,
   type FrozenAffine,
   type FrozenConv,
-  type FrozenHead,
+  type FrozenResNetParts,
   type TorchKey,
 } from './torch_frozen.js';
 
@@ -60,7 +60,6 @@ export function irArchitecture(depth: 50 | 100 | 152, mode: IRMode): IRArchitect
 const SE_REDUCTION = 16;
 /** 112 / 2^4: the feature map the Linear flattens. */
 const FINAL_SIDE = 7;
-export const IR_INPUT_SIZE = 112;
 
 interface UnitSpec {
   index: number;
@@ -165,23 +164,14 @@ function pointwiseMatrix(values: Map<string, Float32Array>, name: string, out: n
   return tf.tensor2d(m, [inC, out]);
 }
 
-/** A frozen Backbone on a state_dict, checked key by key against the architecture. */
-export class InsightFaceIR {
-  private readonly stem: FrozenConv;
-  private readonly stemPrelu: tf.Tensor1D;
-  private readonly units: FrozenUnit[];
-  private readonly head: FrozenHead;
-
-  constructor(
-    file: SafetensorsFile,
-    readonly arch: IRArchitecture,
-    what = 'the ArcFace Backbone',
-  ) {
-    const values = readStateDict(file, irKeys(arch), what, `is it InsightFace_Pytorch's ${arch.mode} Backbone (e.g. model_ir_se50.pth)?`);
-    const stem = arch.channels[0]!;
-    this.stem = frozenConv(values, 'input_layer.0.weight', [stem, 3, 3, 3], 1, 1, batchNormAffine(values, 'input_layer.1'));
-    this.stemPrelu = frozenVector(values, 'input_layer.2.weight');
-    this.units = unitSpecs(arch).map((u) => {
+/** The frozen parts of a Backbone, from a state_dict checked key by key against the architecture. */
+function backboneParts(file: SafetensorsFile, arch: IRArchitecture, what: string): FrozenResNetParts<FrozenUnit> {
+  const values = readStateDict(file, irKeys(arch), what, `is it InsightFace_Pytorch's ${arch.mode} Backbone (e.g. model_ir_se50.pth)?`);
+  const stem = arch.channels[0]!;
+  return {
+    stem: frozenConv(values, 'input_layer.0.weight', [stem, 3, 3, 3], 1, 1, batchNormAffine(values, 'input_layer.1')),
+    stemPrelu: frozenVector(values, 'input_layer.2.weight'),
+    blocks: unitSpecs(arch).map((u) => {
       const p = `body.${u.index}`;
       const r = Math.floor(u.depth / SE_REDUCTION);
       return {
@@ -199,24 +189,31 @@ export class InsightFaceIR {
             ? { fc1: pointwiseMatrix(values, `${p}.res_layer.5.fc1.weight`, r, u.depth), fc2: pointwiseMatrix(values, `${p}.res_layer.5.fc2.weight`, u.depth, r) }
             : null,
       };
-    });
-    this.head = frozenHead(
+    }),
+    head: frozenHead(
       stateDictValue(values, 'output_layer.3.weight'),
       stateDictValue(values, 'output_layer.3.bias'),
       arch.channels.at(-1)!,
       FINAL_SIDE,
       batchNormAffine(values, 'output_layer.0'),
       batchNormAffine(values, 'output_layer.4'),
-    );
+    ),
+  };
+}
+
+/** A frozen Backbone on a state_dict. `forward` gives the raw embedding of [B, 112, 112, 3] images in [−1, 1]. */
+export class InsightFaceIR extends FrozenResNet<FrozenUnit> {
+  readonly arch: IRArchitecture;
+
+  constructor(file: SafetensorsFile, arch: IRArchitecture, what = 'the ArcFace Backbone') {
+    super(backboneParts(file, arch, what), 'InsightFaceIR');
+    this.arch = arch;
   }
 
-  private unit(x: tf.Tensor4D, u: FrozenUnit): tf.Tensor4D {
-    let shortcut: tf.Tensor4D;
-    if (u.shortcut) shortcut = applyConv(x, u.shortcut);
+  protected block(x: tf.Tensor4D, u: FrozenUnit): tf.Tensor4D {
     // MaxPool2d(1, stride): a subsampling, kept as the pool so its gradient is the one of a pool.
-    else shortcut = u.spec.stride === 1 ? x : tf.maxPool(x, 1, u.spec.stride, 'valid');
-    let res = applyAffine(x, u.bnIn);
-    res = applyPrelu(applyConv(res, u.conv1), u.prelu);
+    const shortcut = u.shortcut ? applyConv(x, u.shortcut) : u.spec.stride === 1 ? x : tf.maxPool(x, 1, u.spec.stride, 'valid');
+    let res = applyPrelu(applyConv(applyAffine(x, u.bnIn), u.conv1), u.prelu);
     res = applyConv(res, u.conv2);
     if (u.se) {
       const [b, , , c] = res.shape;
@@ -227,26 +224,7 @@ export class InsightFaceIR {
     return tf.add(res, shortcut);
   }
 
-  /** The raw embedding (before L2 normalisation) of [B, 112, 112, 3] images in [−1, 1]. */
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    if (x.shape[1] !== IR_INPUT_SIZE || x.shape[2] !== IR_INPUT_SIZE || x.shape[3] !== 3) {
-      throw new Error(`InsightFaceIR.forward: expected [B, ${IR_INPUT_SIZE}, ${IR_INPUT_SIZE}, 3], got [${x.shape}]`);
-    }
-    return tf.tidy(() => {
-      let h = applyPrelu(applyConv(x, this.stem), this.stemPrelu);
-      for (const u of this.units) h = this.unit(h, u);
-      return applyHead(h, this.head);
-    });
-  }
-
-  dispose(): void {
-    disposeConv(this.stem);
-    tf.dispose([this.stemPrelu, this.head.weight, this.head.bias]);
-    for (const u of this.units) {
-      if (u.shortcut) disposeConv(u.shortcut);
-      disposeConv(u.conv1);
-      disposeConv(u.conv2);
-      tf.dispose([u.bnIn.scale, u.bnIn.shift, u.prelu, ...(u.se ? [u.se.fc1, u.se.fc2] : [])]);
-    }
+  protected blockTensors(u: FrozenUnit): tf.Tensor[] {
+    return [...convTensors(u.shortcut), ...convTensors(u.conv1), ...convTensors(u.conv2), u.bnIn.scale, u.bnIn.shift, u.prelu, ...(u.se ? [u.se.fc1, u.se.fc2] : [])];
   }
 }

@@ -19,11 +19,11 @@ import type { SafetensorsFile } from '../weights/safetensors.js';
 import {
   applyAffine,
   applyConv,
-  applyHead,
   applyPrelu,
   batchNormAffine,
   batchNormKeys,
-  disposeConv,
+  convTensors,
+  FrozenResNet,
   frozenAffine,
   frozenConv,
   frozenHead,
@@ -32,7 +32,7 @@ import {
   stateDictValue,
   type FrozenAffine,
   type FrozenConv,
-  type FrozenHead,
+  type FrozenResNetParts,
   type TorchKey,
 } from './torch_frozen.js';
 
@@ -58,7 +58,6 @@ export function iresnetArchitecture(depth: 18 | 34 | 50 | 100 | 200): IResNetArc
 }
 
 const FINAL_SIDE = 7;
-export const IRESNET_INPUT_SIZE = 112;
 
 interface BlockSpec {
   prefix: string;
@@ -139,23 +138,14 @@ interface FrozenBlock {
   downsample: FrozenConv | null;
 }
 
-/** A frozen IResNet on a state_dict, checked key by key against the architecture. */
-export class IResNet {
-  private readonly stem: FrozenConv;
-  private readonly stemPrelu: tf.Tensor1D;
-  private readonly blocks: FrozenBlock[];
-  private readonly head: FrozenHead;
-
-  constructor(
-    file: SafetensorsFile,
-    readonly arch: IResNetArchitecture,
-    what = 'the iresnet',
-  ) {
-    const values = readStateDict(file, iresnetKeys(arch), what, "is it an insightface arcface_torch iresnet backbone.pth of this depth?");
-    const stem = arch.channels[0]!;
-    this.stem = frozenConv(values, 'conv1.weight', [stem, 3, 3, 3], 1, 1, batchNormAffine(values, 'bn1'));
-    this.stemPrelu = frozenVector(values, 'prelu.weight');
-    this.blocks = blockSpecs(arch).map((b) => ({
+/** The frozen parts of an IResNet, from a state_dict checked key by key against the architecture. */
+function iresnetParts(file: SafetensorsFile, arch: IResNetArchitecture, what: string): FrozenResNetParts<FrozenBlock> {
+  const values = readStateDict(file, iresnetKeys(arch), what, 'is it an insightface arcface_torch iresnet backbone.pth of this depth?');
+  const stem = arch.channels[0]!;
+  return {
+    stem: frozenConv(values, 'conv1.weight', [stem, 3, 3, 3], 1, 1, batchNormAffine(values, 'bn1')),
+    stemPrelu: frozenVector(values, 'prelu.weight'),
+    blocks: blockSpecs(arch).map((b) => ({
       spec: b,
       bn1: frozenAffine(batchNormAffine(values, `${b.prefix}.bn1`)),
       conv1: frozenConv(values, `${b.prefix}.conv1.weight`, [b.planes, b.inChannels, 3, 3], 1, 1, batchNormAffine(values, `${b.prefix}.bn2`)),
@@ -164,36 +154,26 @@ export class IResNet {
       downsample: b.downsample
         ? frozenConv(values, `${b.prefix}.downsample.0.weight`, [b.planes, b.inChannels, 1, 1], b.stride, 0, batchNormAffine(values, `${b.prefix}.downsample.1`))
         : null,
-    }));
-    this.head = frozenHead(stateDictValue(values, 'fc.weight'), stateDictValue(values, 'fc.bias'), arch.channels.at(-1)!, FINAL_SIDE, batchNormAffine(values, 'bn2'), batchNormAffine(values, 'features'));
+    })),
+    head: frozenHead(stateDictValue(values, 'fc.weight'), stateDictValue(values, 'fc.bias'), arch.channels.at(-1)!, FINAL_SIDE, batchNormAffine(values, 'bn2'), batchNormAffine(values, 'features')),
+  };
+}
+
+/** A frozen IResNet on a state_dict. `forward` gives the raw features of [B, 112, 112, 3] images in [−1, 1]. */
+export class IResNet extends FrozenResNet<FrozenBlock> {
+  readonly arch: IResNetArchitecture;
+
+  constructor(file: SafetensorsFile, arch: IResNetArchitecture, what = 'the iresnet') {
+    super(iresnetParts(file, arch, what), 'IResNet');
+    this.arch = arch;
   }
 
-  private block(x: tf.Tensor4D, b: FrozenBlock): tf.Tensor4D {
-    let out = applyPrelu(applyConv(applyAffine(x, b.bn1), b.conv1), b.prelu);
-    out = applyConv(out, b.conv2);
+  protected block(x: tf.Tensor4D, b: FrozenBlock): tf.Tensor4D {
+    const out = applyConv(applyPrelu(applyConv(applyAffine(x, b.bn1), b.conv1), b.prelu), b.conv2);
     return tf.add(out, b.downsample ? applyConv(x, b.downsample) : x);
   }
 
-  /** The raw features (before L2 normalisation) of [B, 112, 112, 3] images in [−1, 1]. */
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    if (x.shape[1] !== IRESNET_INPUT_SIZE || x.shape[2] !== IRESNET_INPUT_SIZE || x.shape[3] !== 3) {
-      throw new Error(`IResNet.forward: expected [B, ${IRESNET_INPUT_SIZE}, ${IRESNET_INPUT_SIZE}, 3], got [${x.shape}]`);
-    }
-    return tf.tidy(() => {
-      let h = applyPrelu(applyConv(x, this.stem), this.stemPrelu);
-      for (const b of this.blocks) h = this.block(h, b);
-      return applyHead(h, this.head);
-    });
-  }
-
-  dispose(): void {
-    disposeConv(this.stem);
-    tf.dispose([this.stemPrelu, this.head.weight, this.head.bias]);
-    for (const b of this.blocks) {
-      disposeConv(b.conv1);
-      disposeConv(b.conv2);
-      if (b.downsample) disposeConv(b.downsample);
-      tf.dispose([b.bn1.scale, b.bn1.shift, b.prelu]);
-    }
+  protected blockTensors(b: FrozenBlock): tf.Tensor[] {
+    return [...convTensors(b.conv1), ...convTensors(b.conv2), ...convTensors(b.downsample), b.bn1.scale, b.bn1.shift, b.prelu];
   }
 }

@@ -110,8 +110,9 @@ export function applyConv(x: tf.Tensor4D, c: FrozenConv): tf.Tensor4D {
   return c.bias ? tf.add(y, c.bias) : y;
 }
 
-export function disposeConv(c: FrozenConv): void {
-  tf.dispose([c.filter, ...(c.bias ? [c.bias] : [])]);
+/** The constants a conv holds (for disposal). */
+export function convTensors(c: FrozenConv | null): tf.Tensor[] {
+  return c ? [c.filter, ...(c.bias ? [c.bias] : [])] : [];
 }
 
 /** x·scale + shift per channel (a BatchNorm that cannot be folded: it precedes a zero-padded conv). */
@@ -181,3 +182,43 @@ export function frozenVector(values: Map<string, Float32Array>, name: string): t
 }
 
 export { take as stateDictValue };
+
+/** What both InsightFace families are made of: stem conv (its BN folded in) → PReLU → residual blocks → head. */
+export interface FrozenResNetParts<B> {
+  stem: FrozenConv;
+  stemPrelu: tf.Tensor1D;
+  blocks: B[];
+  head: FrozenHead;
+}
+
+/**
+ * The forward pass and disposal both families share, on [B, 112, 112, 3] input in [−1, 1] (the 7×7 map the head's
+ * Linear reads is 112 / 2⁴). Subclasses give the residual block and the constants it holds.
+ */
+export abstract class FrozenResNet<B> {
+  static readonly INPUT_SIZE = 112;
+
+  constructor(
+    private readonly parts: FrozenResNetParts<B>,
+    private readonly label: string,
+  ) {}
+
+  protected abstract block(x: tf.Tensor4D, b: B): tf.Tensor4D;
+  protected abstract blockTensors(b: B): tf.Tensor[];
+
+  /** The raw embedding (before L2 normalisation) of [B, 112, 112, 3] images in [−1, 1]. */
+  forward(x: tf.Tensor4D): tf.Tensor2D {
+    const s = FrozenResNet.INPUT_SIZE;
+    if (x.shape[1] !== s || x.shape[2] !== s || x.shape[3] !== 3) throw new Error(`${this.label}.forward: expected [B, ${s}, ${s}, 3], got [${x.shape}]`);
+    return tf.tidy(() => {
+      let h = applyPrelu(applyConv(x, this.parts.stem), this.parts.stemPrelu);
+      for (const b of this.parts.blocks) h = this.block(h, b);
+      return applyHead(h, this.parts.head);
+    });
+  }
+
+  dispose(): void {
+    const { stem, stemPrelu, blocks, head } = this.parts;
+    tf.dispose([...convTensors(stem), stemPrelu, head.weight, head.bias, ...blocks.flatMap((b) => this.blockTensors(b))]);
+  }
+}

@@ -114,28 +114,18 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
     need(1);
     return bytes[pos++]!;
   };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
+  /** A fixed-width little-endian field at the cursor. */
+  const field = <T>(width: number, get: (at: number) => T): T => {
+    need(width);
+    const v = get(pos);
+    pos += width;
     return v;
   };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const i32 = (): number => {
-    need(4);
-    const v = view.getInt32(pos, true);
-    pos += 4;
-    return v;
-  };
+  const u16 = (): number => field(2, (at) => view.getUint16(at, true));
+  const u32 = (): number => field(4, (at) => view.getUint32(at, true));
+  const i32 = (): number => field(4, (at) => view.getInt32(at, true));
   const u64 = (): number => {
-    need(8);
-    const v = view.getBigUint64(pos, true);
-    pos += 8;
+    const v = field(8, (at) => view.getBigUint64(at, true));
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`length ${v} is out of range`);
     return Number(v);
   };
@@ -261,13 +251,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
       case 0x4c: // LONG (text)
         stack.push(textInt(line().replace(/L$/, ''), fail));
         break;
-      case 0x47: {
-        // BINFLOAT: big-endian double
-        need(8);
-        stack.push(view.getFloat64(pos, false));
-        pos += 8;
+      case 0x47: // BINFLOAT: big-endian double
+        stack.push(field(8, (at) => view.getFloat64(at, false)));
         break;
-      }
       case 0x46: {
         // FLOAT (text)
         const v = Number(line());
@@ -429,20 +415,14 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
         stack.push(resolveGlobal(module as string, name as string));
         break;
       }
-      case 0x52: {
-        // REDUCE
+      case 0x52: // REDUCE: f(*args)
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args); only for allowed globals, built like a call
+        const name = op === 0x52 ? 'REDUCE' : 'NEWOBJ';
         const args = pop();
         const f = pop();
-        if (!(args instanceof PyTuple)) fail('REDUCE arguments are not a tuple');
-        stack.push(callable(f, 'REDUCE')((args as PyTuple).items));
-        break;
-      }
-      case 0x81: {
-        // NEWOBJ: cls.__new__(cls, *args); only for allowed globals (same construction as a call)
-        const args = pop();
-        const cls = pop();
-        if (!(args instanceof PyTuple)) fail('NEWOBJ arguments are not a tuple');
-        stack.push(callable(cls, 'NEWOBJ')((args as PyTuple).items));
+        if (!(args instanceof PyTuple)) fail(`${name} arguments are not a tuple`);
+        stack.push(callable(f, name)((args as PyTuple).items));
         break;
       }
       case 0x92: {
