@@ -14,7 +14,7 @@ interface Expected {
   shape: number[];
   values: number[];
 }
-const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as { state_dict: Record<string, Expected>; wrapped: Record<string, Expected> };
+const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as Record<'state_dict' | 'wrapped' | 'parameters', Record<string, Expected>>;
 
 const DTYPES: Record<string, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'I32', bool: 'I32' };
 
@@ -46,6 +46,10 @@ describe('parsePth (torch.save fixtures)', () => {
     expectMatches(file, expected.wrapped);
     expect(file.metadata['pth.entry']).toBe('state_dict');
     expect(file.metadata['pth.strippedPrefix']).toBe('module.');
+  });
+
+  it('parameters.pth: nn.Parameter values (torch._utils._rebuild_parameter) read as their tensors', () => {
+    expectMatches(parsePth(fixture('parameters.pth'), 'parameters.pth'), expected.parameters);
   });
 
   it('asks which state_dict when a file holds several, and takes the one --entry names', () => {

@@ -30,6 +30,8 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   if (!configFile) throw new Error('Missing --config <yaml> (e.g. --config configs/aei-tiny.yaml), or --resume <run dir>.');
   if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
+  // The run's config.yaml is read later from other folders (swap, eval, HEAR-Net): keep the weights path absolute.
+  if (config.identity.weights !== undefined) config.identity.weights = path.resolve(config.identity.weights);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
   if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
     throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);

@@ -106,6 +106,11 @@ def main():
     # Two candidate state_dicts: the reader must ask which one.
     save({'G': inner, 'D': collections.OrderedDict(list(inner.items())[:2])}, 'two_state_dicts.pth')
 
+    # nn.Parameter values (saved through torch._utils._rebuild_parameter), as a dict of parameters holds them.
+    params = collections.OrderedDict([('a', torch.nn.Parameter(pattern(30, (2, 3), torch.float32))), ('b', torch.nn.Parameter(pattern(31, (4,), torch.float32), requires_grad=False))])
+    save(params, 'parameters.pth')
+    expected['parameters'] = describe(collections.OrderedDict((k, v.detach()) for k, v in params.items()))
+
     # Hostile files: importing any of them must run nothing and name the global.
     save({'w': sd['conv.weight'], 'payload': Evil(os.system, 'echo pwned > /tmp/faceshifter-pwned')}, 'evil_os_system.pth')
     save({'w': sd['conv.weight'], 'payload': Evil(eval, '__import__("os").system("echo pwned")')}, 'evil_eval.pth')
