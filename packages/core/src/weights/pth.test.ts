@@ -48,6 +48,12 @@ describe('parsePth (torch.save fixtures)', () => {
     expect(file.metadata['pth.strippedPrefix']).toBe('module.');
   });
 
+  it('a legacy file naming torch.cuda storage types (saved from a GPU by an old torch) reads the same', () => {
+    const text = Buffer.from(fixture('state_dict_legacy.pth')).toString('latin1').replaceAll('ctorch\nFloatStorage\n', 'ctorch.cuda\nFloatStorage\n');
+    expect(text).toContain('torch.cuda');
+    expectMatches(parsePth(new Uint8Array(Buffer.from(text, 'latin1')), 'gpu.pth'), expected.state_dict);
+  });
+
   it('parameters.pth: nn.Parameter values (torch._utils._rebuild_parameter) read as their tensors', () => {
     expectMatches(parsePth(fixture('parameters.pth'), 'parameters.pth'), expected.parameters);
   });

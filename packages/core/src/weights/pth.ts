@@ -116,7 +116,8 @@ function stateDictGlobals(source: string): (module: string, name: string) => PyG
   };
   return (module, name) => {
     const qualified = `${module}.${name}`;
-    if (module === 'torch' && STORAGE_MARKER.has(name)) return STORAGE_MARKER.get(name);
+    // Old files (before normalize_storage_type) may name the CUDA storage types; the bytes are the same.
+    if ((module === 'torch' || module === 'torch.cuda') && STORAGE_MARKER.has(name)) return STORAGE_MARKER.get(name);
     const call = table[qualified];
     return call ? new PyGlobal(module, name, call) : undefined;
   };
