@@ -17,12 +17,13 @@ runCli(async () => {
     .usage('$0 --dataset <dir> [--encoder face-api-recognition]\n\nPrints the mean embedding of a dataset (per identity, then over identities) and the cosine statistics it centres.')
     .option('dataset', { type: 'string', demandOption: true, describe: 'prepared dataset (manifest.csv with an identity column)' })
     .option('encoder', { choices: IDENTITY_ENCODERS, default: 'face-api-recognition' as (typeof IDENTITY_ENCODERS)[number], describe: 'identity encoder' })
+    .option('weights', { type: 'string', describe: 'PyTorch weights (.pth or safetensors) of an InsightFace encoder' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
     .parse();
   await selectBackend(argv.backend);
   const { root, rows } = await readManifest(argv.dataset);
-  const encoder = await loadIdentityEncoder(argv.encoder);
+  const encoder = await loadIdentityEncoder(argv.encoder, { weights: argv.weights });
   try {
     const embedded: tf.Tensor2D[] = [];
     for (const row of rows) {
