@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { unpickle, UnsafePickleError } from './pickle.js';
 import { parsePth, PthError } from './pth.js';
-import { readWeightsFile } from './weights_file.js';
+import { parseWeights, readWeightsFile } from './weights_file.js';
 
 /** Fixtures written by torch 1.13's torch.save (make_pth_fixtures.py); expected.json is what torch reads back. */
 const dir = new URL('./test_fixtures/pth/', import.meta.url);
@@ -119,6 +119,12 @@ describe('hostile pickles are refused, naming the global, and nothing runs', () 
 describe('readWeightsFile', () => {
   it('tells .pth from safetensors by content and names a missing file', async () => {
     expect((await readWeightsFile(path('state_dict_zip.pth'))).metadata.format).toBe('pth');
+    // A safetensors header of 0x180 bytes starts with 0x80, pickle's PROTO opcode: still read as safetensors.
+    const header = Buffer.alloc(8 + 0x180, 0x20);
+    header.writeBigUInt64LE(0x180n, 0);
+    header.write('{"__metadata__":{"format":"pt"}}', 8);
+    expect(parseWeights(new Uint8Array(header), 'x.safetensors').metadata.format).toBe('pt');
+    expect(() => parseWeights(new Uint8Array([1, 2, 3, 4]), 'junk.bin')).toThrow(/^junk\.bin: neither a safetensors file nor a PyTorch file/);
     await expect(readWeightsFile('/nonexistent/model_ir_se50.pth', { what: 'identity.weights' })).rejects.toThrow(
       /^\/nonexistent\/model_ir_se50\.pth: no such file \(identity\.weights\)$/,
     );

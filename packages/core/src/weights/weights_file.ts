@@ -12,11 +12,24 @@ export interface ReadWeightsOptions extends ParsePthOptions {
   what?: string;
 }
 
-/** Parses weights bytes: safetensors or torch.save. */
+/**
+ * Whether the bytes start like safetensors: an 8-byte little-endian header length that fits the file, then '{'.
+ * Checked before the pickle signature, since a header length's low byte can be 0x80 (pickle's PROTO opcode).
+ */
+function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < 10 || bytes[8] !== 0x7b) return false;
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+  return n <= BigInt(bytes.byteLength - 8);
+}
+
+/** Parses weights bytes: safetensors or torch.save, told apart by their first bytes. */
 export function parseWeights(bytes: Uint8Array, source: string, options: ReadWeightsOptions = {}): SafetensorsFile {
+  if (looksLikeSafetensors(bytes)) {
+    if (options.entry) throw new SafetensorsError(`${source}: --entry applies to .pth checkpoints; this is a safetensors file`);
+    return parseSafetensors(bytes, source);
+  }
   if (isPth(bytes)) return parsePth(bytes, source, options);
-  if (options.entry) throw new SafetensorsError(`${source}: --entry applies to .pth checkpoints; this is a safetensors file`);
-  return parseSafetensors(bytes, source);
+  throw new SafetensorsError(`${source}: neither a safetensors file nor a PyTorch file written by torch.save (zip or legacy pickle)`);
 }
 
 /** Reads a safetensors or .pth file; a missing file is a one-line error naming it and `what` it should be. */

@@ -152,11 +152,12 @@ export function variantOverrides(experiment: Experiment, v: Variant, steps?: num
 
 /**
  * The HEAR-Net stage's overrides for variant `v`, on top of its AEI-Net run `aeiRunDir`, whose config is `aei`.
- * HEAR-Net takes the AEI-Net run's identity encoder, so one hear config serves every variant.
+ * HEAR-Net takes the AEI-Net run's identity encoder and its weights (the whole identity section, as a YAML flow
+ * mapping), so one hear config serves every variant.
  */
 export function hearOverrides(v: Variant, aeiRunDir: string, aei: TrainConfig, steps?: number): { overrides: string[]; config: TrainConfig } {
   const hear = v.hear!;
-  const own = [`identity.encoder=${aei.identity.encoder}`, ...hear.set, `hear.aeiCheckpoint=${aeiRunDir}`, `name=${v.name}`];
+  const own = [`identity=${JSON.stringify(aei.identity)}`, ...hear.set, `hear.aeiCheckpoint=${aeiRunDir}`, `name=${v.name}`];
   let config = loadTrainConfig(hear.config, own);
   if (config.stage !== 'hear') throw new Error(`variant ${v.name}: hear.config ${hear.config} has stage: ${config.stage}; give a HEAR-Net config (stage: hear), e.g. configs/hear-tiny.yaml.`);
   const overrides = [...own, ...(steps !== undefined ? stepsOverrides(config, steps) : [])];
