@@ -48,6 +48,20 @@ describe('parsePth (torch.save fixtures)', () => {
     expect(file.metadata['pth.strippedPrefix']).toBe('module.');
   });
 
+  it('reads the ZIP64 end record torch.save writes (what checkpoints over 4 GiB depend on)', () => {
+    // torch.save writes both end records; with the classic one's fields saturated, only the ZIP64 one can be used.
+    const bytes = new Uint8Array(fixture('state_dict_zip.pth'));
+    const view = new DataView(bytes.buffer);
+    const eocd = bytes.length - 22;
+    expect(view.getUint32(eocd, true)).toBe(0x06054b50);
+    expect(view.getUint32(eocd - 20, true)).toBe(0x07064b50);
+    view.setUint16(eocd + 8, 0xffff, true);
+    view.setUint16(eocd + 10, 0xffff, true);
+    view.setUint32(eocd + 12, 0xffffffff, true);
+    view.setUint32(eocd + 16, 0xffffffff, true);
+    expectMatches(parsePth(bytes, 'zip64.pth'), expected.state_dict);
+  });
+
   it('a legacy file naming torch.cuda storage types (saved from a GPU by an old torch) reads the same', () => {
     const text = Buffer.from(fixture('state_dict_legacy.pth')).toString('latin1').replaceAll('ctorch\nFloatStorage\n', 'ctorch.cuda\nFloatStorage\n');
     expect(text).toContain('torch.cuda');
