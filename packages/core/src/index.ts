@@ -78,7 +78,7 @@ export { CentredIdentityEncoder, identityMean } from './identity/centred_encoder
 export { CropResize } from './identity/crop.js';
 export type { CropBox } from './identity/crop.js';
 // InsightFace networks from PyTorch weights: IR/IR-SE Backbone (ArcFace, the paper's z_id), arcface_torch iresnet
-export { InsightFaceEncoder, createInsightFaceEncoder, buildInsightFaceNetwork, INSIGHTFACE_ENCODERS, INSIGHTFACE_ENCODER_NAMES, isInsightFaceEncoder } from './identity/insightface_encoder.js';
+export { InsightFaceEncoder, createInsightFaceEncoder, buildInsightFaceNetwork, insightFaceKeys, INSIGHTFACE_ENCODERS, INSIGHTFACE_ENCODER_NAMES, isInsightFaceEncoder } from './identity/insightface_encoder.js';
 export type { InsightFaceEncoderName, FaceRecognitionNetwork, InsightFaceEncoderOptions } from './identity/insightface_encoder.js';
 export { InsightFaceIR, irArchitecture, irKeys, inferIRArchitecture, IR_DEPTH_UNITS } from './identity/insightface_ir.js';
 export type { IRArchitecture, IRMode } from './identity/insightface_ir.js';

@@ -12,8 +12,9 @@ import { applyAffine } from '../faces/alignment.js';
 import type { SafetensorsFile } from '../weights/safetensors.js';
 import type { CropBox } from './crop.js';
 import { l2Normalize, type IdentityEncoder, type IdentityEncoderName } from './identity_encoder.js';
-import { inferIRArchitecture, InsightFaceIR, irArchitecture, type IRArchitecture, type IRMode } from './insightface_ir.js';
-import { IResNet, inferIResNetArchitecture, iresnetArchitecture, type IResNetArchitecture } from './iresnet.js';
+import { inferIRArchitecture, InsightFaceIR, irArchitecture, irKeys, type IRArchitecture, type IRMode } from './insightface_ir.js';
+import { IResNet, inferIResNetArchitecture, iresnetArchitecture, iresnetKeys, type IResNetArchitecture } from './iresnet.js';
+import type { TorchKey } from './torch_frozen.js';
 import { AffineSampler, inputMap, NET_SIZE, type EncoderInputAlignment, type NetworkAlignment } from './template_warp.js';
 
 /** A network that maps [B, 112, 112, 3] in [−1, 1] to raw embeddings. */
@@ -63,6 +64,13 @@ export function isInsightFaceEncoder(name: string): name is InsightFaceEncoderNa
 /** z_id length of an InsightFace encoder; null for the generic ones (the weights decide). */
 export function insightFaceDim(name: InsightFaceEncoderName): number | null {
   return INSIGHTFACE_ENCODERS[name].depth === null ? null : 512;
+}
+
+/** The state_dict keys a named encoder expects (null for the generic ones, whose weights decide). */
+export function insightFaceKeys(name: InsightFaceEncoderName): TorchKey[] | null {
+  const spec: InsightFaceSpec = INSIGHTFACE_ENCODERS[name];
+  if (spec.depth === null) return null;
+  return spec.family === 'backbone' ? irKeys(irArchitecture(spec.depth as 50 | 100 | 152, spec.mode!)) : iresnetKeys(iresnetArchitecture(spec.depth as 18 | 34 | 50 | 100 | 200));
 }
 
 function sameArchitecture(a: object, b: object): boolean {
