@@ -88,6 +88,8 @@ export { parameterCount } from './identity/torch_frozen.js';
 export type { TorchKey } from './identity/torch_frozen.js';
 export { AffineSampler, ARCFACE_TEMPLATE_112, FACESHIFTER_TEMPLATE_256, inputMap, networkTemplate, templateLandmarkError } from './identity/template_warp.js';
 export type { EncoderInputAlignment, NetworkAlignment } from './identity/template_warp.js';
+export { importIdentityWeights, embedImage } from './identity/commands.js';
+export type { ImportIdentityOptions, EmbedImageOptions } from './identity/commands.js';
 
 // Weights: safetensors I/O, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names,
 // and a file-system IOHandler for model.save / tf.loadLayersModel without tfjs-node.
