@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../image/png.js';
+import { parsePth } from '../weights/pth.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { embedImage, importIdentityWeights } from './commands.js';
 import { loadIdentityEncoder } from './registry.js';
@@ -50,6 +51,16 @@ describe('yarn identity import', () => {
 });
 
 describe('yarn identity-embed', () => {
+  it('--aligned-112 on a PNG gives what PyTorch gives on it (PIL, (p/255 − 0.5)/0.5, as arcface_torch feeds it)', async () => {
+    const fixtures = new URL('./test_fixtures/', import.meta.url);
+    const r = await embedImage({ encoder: 'iresnet', weights: fileURLToPath(new URL('iresnet_small.pth', fixtures)), image: fileURLToPath(new URL('face112.png', fixtures)), aligned112: true });
+    const io = parsePth(new Uint8Array(await readFile(new URL('parity_io.pth', fixtures))), 'parity_io.pth');
+    const want = io.tensors.get('iresnet.png_embedding')!.toFloat32();
+    let m = 0;
+    for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(r.embedding[i]! - want[i]!));
+    expect(m).toBeLessThan(1e-5);
+  });
+
   it('--aligned-112 feeds the crop as (p/255 − 0.5)/0.5 with no warp; without it, the FFHQ warp', async () => {
     const { file, data } = await png('face112.png', 112);
     const r = await embedImage({ encoder: 'arcface-ir-se', weights, image: file, aligned112: true });

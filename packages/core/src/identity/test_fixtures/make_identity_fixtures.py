@@ -190,6 +190,17 @@ def main():
             with torch.no_grad():
                 # taotaonice/FaceShifter: arcface(F.interpolate(Xs[:, :, 19:237, 19:237], [112, 112], mode='bilinear', align_corners=True))
                 io['ir_se.embedding256'] = F.normalize(net(F.interpolate(x256.float()[:, :, 19:237, 19:237], [112, 112], mode='bilinear', align_corners=True)), dim=1)
+    # What a user does to check weights against PyTorch (`yarn identity-embed --aligned-112`): a 112² RGB PNG, read
+    # with PIL and fed as (p/255 - 0.5)/0.5, as arcface_torch's inference.py feeds it.
+    import numpy as np
+    from PIL import Image
+    yy, xx = np.mgrid[0:112, 0:112]
+    rgb = np.stack([(xx * 2 + yy) % 256, (yy * 3 + 40) % 256, ((xx - yy) * 5) % 256], -1).astype(np.uint8)
+    Image.fromarray(rgb).save(os.path.join(HERE, 'face112.png'))
+    png = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, 'face112.png')).convert('RGB')).copy()).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        net = randomise(NETS['iresnet'](), 12)
+        io['iresnet.png_embedding'] = F.normalize(net(png.div(255).sub(0.5).div(0.5)), dim=1)
     torch.save(io, os.path.join(HERE, 'parity_io.pth'))
 
     full = {}
