@@ -36,6 +36,8 @@ export interface LoadIdentityEncoderOptions {
   entry?: string;
   /** What the encoder is given: `ffhq` crops (default), the reference's `native` alignment, or `aligned-112` crops. */
   input?: EncoderInputAlignment;
+  /** How the caller's user passes the weights, for the error when they are missing. Default `identity.weights (or --weights)`. */
+  weightsOption?: string;
 }
 
 function unknown(name: string): Error {
@@ -49,7 +51,7 @@ function unknown(name: string): Error {
 export async function loadIdentityEncoder(name: IdentityEncoderName | string, options: LoadIdentityEncoderOptions = {}): Promise<IdentityEncoder> {
   if (isInsightFaceEncoder(name)) {
     if (options.weights === undefined) {
-      throw new Error(`identity encoder '${name}' needs its weights: set identity.weights (or pass --weights) to ${INSIGHTFACE_ENCODERS[name].weightsHint}`);
+      throw new Error(`identity encoder '${name}' needs its weights: set ${options.weightsOption ?? 'identity.weights (or pass --weights)'} to ${INSIGHTFACE_ENCODERS[name].weightsHint}`);
     }
     const file = typeof options.weights === 'string' ? await readWeightsFile(options.weights, { what: `weights of identity encoder ${name}`, entry: options.entry }) : options.weights;
     return createInsightFaceEncoder(name, file, { input: options.input });

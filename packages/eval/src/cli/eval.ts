@@ -59,7 +59,7 @@ runCli(async () => {
       const trained = trainedIdentityEncoder(argv.checkpoint!, checkpointDir);
       const encoderName = argv.identity ?? trained.name;
       const encoderWeights = argv.identityWeights ?? (argv.identity ? undefined : trained.weights);
-      const identity = await loadIdentityEncoder(encoderName, { weights: encoderWeights });
+      const identity = await loadIdentityEncoder(encoderName, { weights: encoderWeights, weightsOption: '--identity-weights <file> (or identity.weights in the run\'s config.yaml)' });
       cleanup.push(() => identity.dispose());
       let hear: HEARNet | null = null;
       if (argv.hear) {

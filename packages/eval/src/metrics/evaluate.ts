@@ -103,7 +103,7 @@ export class FaceMetrics {
 
   static async load(options: FaceMetricsOptions = {}): Promise<FaceMetrics> {
     const name = options.idNetwork ?? DEFAULT_ID_NETWORK;
-    return new FaceMetrics(await loadIdentityEncoder(name, { weights: options.idWeights }), name);
+    return new FaceMetrics(await loadIdentityEncoder(name, { weights: options.idWeights, weightsOption: '--id-weights <file>' }), name);
   }
 
   async features(image: RawImage): Promise<FaceFeatures> {

@@ -41,6 +41,6 @@ describe('yarn eval --id-network', () => {
   });
 
   it('needs the weights of an InsightFace ID network', async () => {
-    await expect(FaceMetrics.load({ idNetwork: 'iresnet100' })).rejects.toThrow(/identity encoder 'iresnet100' needs its weights/);
+    await expect(FaceMetrics.load({ idNetwork: 'iresnet100' })).rejects.toThrow(/identity encoder 'iresnet100' needs its weights: set --id-weights <file> to an insightface arcface_torch backbone\.pth/);
   });
 });

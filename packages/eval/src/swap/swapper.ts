@@ -136,7 +136,7 @@ export class FaceSwapper {
       const h = options.hear ? await loadHEAR(options.hear, a.aei.modelConfig.resolution, log) : null;
       if (h) disposers.push(h.loaded.dispose);
       const found = options.identity ? { name: options.identity, weights: options.identityWeights, from: '--identity' } : trainedIdentityEncoder(options.checkpoint, a.dir);
-      const identity = await loadIdentityEncoder(found.name, { weights: options.identityWeights ?? found.weights });
+      const identity = await loadIdentityEncoder(found.name, { weights: options.identityWeights ?? found.weights, weightsOption: "--identity-weights <file> (or identity.weights in the run's config.yaml)" });
       disposers.push(() => identity.dispose());
       if (identity.dim !== a.aei.modelConfig.cId) {
         throw new Error(`${a.dir}: AEI-Net takes ${a.aei.modelConfig.cId}-d identities but ${found.name} gives ${identity.dim}-d; pass the encoder it was trained with as --identity`);

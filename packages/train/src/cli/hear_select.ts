@@ -27,7 +27,10 @@ runCli(async () => {
   const checkpoint = await findCheckpoint(argv.checkpoint);
   const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
   const trained = trainedIdentityEncoder(argv.checkpoint, checkpoint);
-  const identity = await loadIdentityEncoder(argv.identity ?? trained.name, { weights: argv.identityWeights ?? (argv.identity ? undefined : trained.weights) });
+  const identity = await loadIdentityEncoder(argv.identity ?? trained.name, {
+    weights: argv.identityWeights ?? (argv.identity ? undefined : trained.weights),
+    weightsOption: "--identity-weights <file> (or identity.weights in the run's config.yaml)",
+  });
   try {
     const r = await selectHearImages(networks.aei as AEINet, identity, { dataset: argv.dataset, top: argv.top, out: argv.out, batchSize: argv.batchSize });
     process.stdout.write(`kept ${r.kept} of ${r.total} images (heuristic error ${r.ranked[r.kept - 1]!.error.toFixed(4)} and above); manifest: ${r.out}\n`);
