@@ -69,6 +69,9 @@ export interface UnpickleResult {
   end: number;
 }
 
+/** The longest integer accepted (LONG1 is at most 255 bytes by construction). */
+const MAX_LONG_BYTES = 256;
+
 /** Python 2 names that protocol ≤ 2 pickles use for Python 3's modules (pickle's fix_imports). */
 const PY2_MODULES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
@@ -184,7 +187,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
   };
   const setItem = (target: unknown, key: unknown, value: unknown): void => {
     if (!(target instanceof Map)) fail('SETITEM(S) on something that is not a dict');
-    (target as Map<unknown, unknown>).set(dictKey(key), value);
+    (target as Map<unknown, unknown>).set(dictKey(key, fail), value);
   };
 
   for (;;) {
@@ -234,9 +237,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
         stack.push(littleEndianInt(take(u8())));
         break;
       case 0x8b: {
-        // LONG4
+        // LONG4. Weights files hold 64-bit integers at most; a huge one would only cost quadratic time to decode.
         const n = i32();
         if (n < 0) fail('LONG4 with a negative length');
+        if (n > MAX_LONG_BYTES) fail(`an integer of ${n} bytes; a weights file needs at most ${MAX_LONG_BYTES}`);
         stack.push(littleEndianInt(take(n)));
         break;
       }
@@ -248,9 +252,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
         else stack.push(textInt(text, fail));
         break;
       }
-      case 0x4c: // LONG (text)
-        stack.push(textInt(line().replace(/L$/, ''), fail));
+      case 0x4c: {
+        // LONG (text)
+        const text = line().replace(/L$/, '');
+        if (text.length > 3 * MAX_LONG_BYTES) fail(`an integer of ${text.length} digits`);
+        stack.push(textInt(text, fail));
         break;
+      }
       case 0x47: // BINFLOAT: big-endian double
         stack.push(field(8, (at) => view.getFloat64(at, false)));
         break;
@@ -346,7 +354,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
         const items = popMark();
         if (items.length % 2) fail('DICT with an odd number of items');
         const d = new Map<unknown, unknown>();
-        for (let i = 0; i < items.length; i += 2) d.set(dictKey(items[i]), items[i + 1]);
+        for (let i = 0; i < items.length; i += 2) d.set(dictKey(items[i], fail), items[i + 1]);
         stack.push(d);
         break;
       }
@@ -513,8 +521,9 @@ function textIndex(text: string, fail: (what: string) => never): number {
   return v;
 }
 
-/** A dict key as a JS Map key: strings and numbers as themselves; tuples by their printed form. */
-function dictKey(k: unknown): unknown {
-  if (k instanceof PyTuple) return `(${k.items.map((i) => String(dictKey(i))).join(', ')})`;
-  return k;
+/** A dict key as a JS Map key: strings and numbers as themselves; tuples (nested at most 16 deep) by their printed form. */
+function dictKey(k: unknown, fail: (what: string) => never, depth = 0): unknown {
+  if (!(k instanceof PyTuple)) return k;
+  if (depth > 16) fail('a dict key of tuples nested more than 16 deep');
+  return `(${k.items.map((i) => String(dictKey(i, fail, depth + 1))).join(', ')})`;
 }

@@ -127,6 +127,14 @@ describe('hostile pickles are refused, naming the global, and nothing runs', () 
     expect(() => unpickle(bytes([0x80, 2, 0x82, 1, 0x2e]), { findGlobal: none, source: 'ext' })).toThrow(/extension registry/);
     expect(() => unpickle(bytes([0x80, 2, 0x5d, 0x7d, 0x62, 0x2e]), { findGlobal: none, source: 'build' })).toThrow(/BUILD on an object that is not a dict/);
     expect(() => unpickle(bytes([0x80, 2, 0x7d, 0x51, 0x2e]), { findGlobal: none, source: 'pid' })).toThrow(/persistent id outside a PyTorch file/);
+    // Denial of service: a megabyte integer (quadratic to decode), a key of tuples nested 10⁴ deep.
+    const huge = new Uint8Array(1 + 4 + 1_000_000 + 1);
+    huge.set([0x8b, 0x40, 0x42, 0x0f, 0x00]);
+    huge[huge.length - 1] = 0x2e;
+    expect(() => unpickle(huge, { findGlobal: none, source: 'long' })).toThrow(/an integer of 1000000 bytes; a weights file needs at most 256/);
+    // EMPTY_DICT, 10⁴ × MARK, NONE, 10⁴ × TUPLE (((None,),),…), NONE, SETITEM, STOP
+    const deep = bytes([0x7d], ...Array.from({ length: 10_000 }, () => [0x28]), [0x4e], ...Array.from({ length: 10_000 }, () => [0x74]), [0x4e, 0x73, 0x2e]);
+    expect(() => unpickle(deep, { findGlobal: none, source: 'deep' })).toThrow(/nested more than 16 deep/);
   });
 });
 

@@ -205,6 +205,11 @@ function numElements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** How much larger than its storage a gathered (non-contiguous) view may be: `expand` in a state_dict is rare. */
+const MAX_VIEW_EXPANSION = 16;
+/** The largest typed array JS engines allocate (2^31 − 1 bytes, conservatively). */
+const MAX_TENSOR_BYTES = 2 ** 31 - 1;
+
 /** A rebuilt tensor as a safetensors-style entry: row-major bytes of its dtype, gathered when strided. */
 function tensorEntry(name: string, t: TorchTensor, source: string): SafetensorsEntry {
   const type = t.storage.type;
@@ -216,6 +221,11 @@ function tensorEntry(name: string, t: TorchTensor, source: string): SafetensorsE
   if (n > 0 && (last >= t.storage.numel || t.stride.some((s) => s < 0))) {
     throw new PthError(`${source}: tensor '${name}' indexes past its storage (offset ${t.offset}, size [${t.shape}], stride [${t.stride}], storage ${t.storage.numel} elements)`);
   }
+  // A broadcast view (stride 0) is gathered into a copy: refuse one that would be far larger than its storage.
+  if (!contiguous && n > MAX_VIEW_EXPANSION * t.storage.numel + 1_000_000) {
+    throw new PthError(`${source}: tensor '${name}' is a view of ${n} elements over a storage of ${t.storage.numel}; refusing to materialise it`);
+  }
+  if (n * BYTES_PER_ELEMENT[type.dtype] > MAX_TENSOR_BYTES) throw new PthError(`${source}: tensor '${name}' has ${n} elements, more than one typed array holds`);
   let cached: Uint8Array | undefined;
   const bytes = (): Uint8Array => {
     if (cached) return cached;
