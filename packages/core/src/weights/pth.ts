@@ -165,6 +165,7 @@ function parseLegacy(bytes: Uint8Array, source: string): unknown {
     if (at + 8 > bytes.byteLength) throw new PthError(`${source}: truncated: storage '${key}' is missing`);
     const count = Number(view.getBigInt64(at, true));
     at += 8;
+    if (!Number.isSafeInteger(count) || count < 0) throw new PthError(`${source}: storage '${key}' has a corrupt element count (${count})`);
     const itemSize = s?.type.itemSize ?? 1;
     const n = count * itemSize;
     if (at + n > bytes.byteLength) throw new PthError(`${source}: truncated: storage '${key}' needs ${n} bytes, ${bytes.byteLength - at} left`);
