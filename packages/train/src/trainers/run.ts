@@ -4,10 +4,10 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
 import { loadTrainConfig, trainedIdentityEncoder, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
-import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';
 import { AEITrainer } from './aei_trainer.js';
 import { HEARTrainer } from './hear_trainer.js';
+import { acquireRunLock } from './run_lock.js';
 import { findCheckpoint, runTrainingLoop, type TrainingResult, type TrainingTask } from './training_loop.js';
 
 export const RESOLVED_CONFIG = 'config.yaml';
@@ -31,34 +31,40 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
-  if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
-    throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
-  }
-  await fs.mkdir(runDir, { recursive: true });
-  await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
-  const identity = await loadIdentityEncoder(config.identity.encoder);
-  const task = await createTask(config, identity).catch((e: unknown) => {
-    identity.dispose();
-    throw e;
-  });
+  // Held from before anything is written into the run until the last checkpoint: one writer per run directory.
+  const lock = await acquireRunLock(runDir, { command: options.resume ? `yarn train --resume ${runDir}` : `yarn train --config ${configFile}` });
   try {
-    logConfig(runDir, config);
-    const result = await runTrainingLoop(task, {
-      runDir,
-      steps: config.train.steps,
-      logEvery: config.train.logEvery,
-      sampleEvery: config.train.sampleEvery,
-      checkpointEvery: config.train.checkpointEvery,
-      keepLast: config.train.keepLast,
-      monitor: config.train.monitor,
-      resume: options.resume !== undefined,
-      label: config.name,
-      progressStream: options.progressStream,
+    if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
+      throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
+    }
+    await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
+    const identity = await loadIdentityEncoder(config.identity.encoder);
+    const task = await createTask(config, identity).catch((e: unknown) => {
+      identity.dispose();
+      throw e;
     });
-    return { config, runDir, result };
+    try {
+      const result = await runTrainingLoop(task, {
+        runDir,
+        steps: config.train.steps,
+        logEvery: config.train.logEvery,
+        sampleEvery: config.train.sampleEvery,
+        checkpointEvery: config.train.checkpointEvery,
+        keepLast: config.train.keepLast,
+        monitor: config.train.monitor,
+        resume: options.resume !== undefined,
+        label: config.name,
+        progressStream: options.progressStream,
+        // The resolved config as a TensorBoard text, so a run's settings sit beside its curves.
+        texts: { config: '```yaml\n' + stringifyYaml(config) + '```' },
+      });
+      return { config, runDir, result };
+    } finally {
+      task.dispose();
+      identity.dispose();
+    }
   } finally {
-    task.dispose();
-    identity.dispose();
+    await lock.release();
   }
 }
 
@@ -100,9 +106,3 @@ async function readOccluders(dir: string): Promise<RawImage[]> {
   }));
 }
 
-/** The resolved config as a TensorBoard text summary, so a run's settings sit beside its curves. */
-function logConfig(runDir: string, config: TrainConfig): void {
-  const tb = new TensorBoardWriter(runDir, { fileSuffix: '.config' });
-  tb.text('config', '```yaml\n' + stringifyYaml(config) + '```', 0);
-  tb.close();
-}

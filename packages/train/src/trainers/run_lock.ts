@@ -1,0 +1,171 @@
+/**
+ * One writer per run directory. A command that writes into a run (train, experiments run, hear-select) holds
+ * `<dir>/run.lock`, a small JSON file naming its holder (pid, host, start time, command). A second writer is
+ * refused at once, naming the holder; a lock whose process is gone on this host is taken over with a notice.
+ *
+ * The lock file is created with O_EXCL, so of any number of processes racing for a free lock exactly one wins.
+ * Taking over a stale lock renames it aside first (only one rename of a path can succeed), so two processes that
+ * both found the same stale lock cannot both take it.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+
+export const LOCK_FILE = 'run.lock';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** ISO 8601 time the holder took the lock. */
+  started: string;
+  /** The command line of the holder, for the message a refused writer shows. */
+  command: string;
+  /** Linux: the holder's start time in clock ticks since boot, which tells a live holder from a reused pid. */
+  processStart?: number;
+}
+
+/** Another live process holds the run directory. */
+export class RunLockedError extends Error {
+  constructor(readonly dir: string, readonly holder: LockHolder) {
+    super(
+      `${dir} is in use by pid ${holder.pid} on ${holder.host} since ${holder.started} (${holder.command}); ` +
+        `wait for it to finish or stop it, or write into another directory. If that process is gone, delete ${path.join(dir, LOCK_FILE)}.`,
+    );
+    this.name = 'RunLockedError';
+  }
+}
+
+export interface RunLock {
+  readonly file: string;
+  /** Removes the lock if it is still ours. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** Start time of a process (Linux /proc), or undefined where unknown. */
+function processStartTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; fields after the parenthesised command name, which may itself hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a holder is certainly gone: it ran on this host and its pid is free, or taken by a later process. */
+function isStale(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return false;
+  if (!isAlive(holder.pid)) return true;
+  const start = processStartTicks(holder.pid);
+  return holder.processStart !== undefined && start !== undefined && start !== holder.processStart;
+}
+
+async function readHolder(file: string): Promise<LockHolder | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    const h = JSON.parse(text) as LockHolder;
+    if (typeof h.pid === 'number' && typeof h.host === 'string') return h;
+  } catch {
+    // A holder killed between creating and filling the file: treated as a holder that is gone.
+  }
+  return { pid: -1, host: hostname(), started: 'unknown', command: 'unreadable lock file' };
+}
+
+/**
+ * Takes the lock of run directory `dir` (created if missing) or throws {@link RunLockedError}. `notice` gets the
+ * one line said when a stale lock is taken over.
+ */
+export async function acquireRunLock(dir: string, options: { command?: string; notice?: (line: string) => void } = {}): Promise<RunLock> {
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const me: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: options.command ?? process.argv.slice(1).map((a) => path.basename(a) === a ? a : path.relative(process.cwd(), a) || a).join(' '),
+    processStart: processStartTicks(process.pid),
+  };
+  const notice = options.notice ?? ((line: string) => process.stderr.write(line + '\n'));
+  const text = JSON.stringify(me) + '\n';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      // Written in one call to an O_EXCL handle: a reader sees an empty file at worst, handled by readHolder.
+      await fs.writeFile(file, text, { flag: 'wx' });
+      return ownLock(file, text);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = await readHolder(file);
+    if (holder === null) continue; // released meanwhile
+    if (!isStale(holder)) throw new RunLockedError(dir, holder);
+    const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await fs.rename(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process took it over first
+      throw e;
+    }
+    const moved = await readHolder(aside);
+    if (moved && !isStale(moved)) {
+      // Between our read and our rename another process took the stale lock over; give it back.
+      await fs.link(aside, file).catch(() => undefined);
+      await fs.rm(aside, { force: true });
+      throw new RunLockedError(dir, moved);
+    }
+    await fs.rm(aside, { force: true });
+    notice(`[faceshifter] ${dir}: taking over the lock of pid ${holder.pid} on ${holder.host} (since ${holder.started}), which is no longer running`);
+  }
+  throw new Error(`${dir}: could not take ${LOCK_FILE} after several tries (other processes keep taking it); try again.`);
+}
+
+function ownLock(file: string, text: string): RunLock {
+  let released = false;
+  // A process that exits without release (an uncaught error, process.exit) leaves no lock behind; SIGKILL does,
+  // and the next writer takes it over as stale.
+  const onExit = (): void => {
+    try {
+      if (readFileSync(file, 'utf8') === text) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', onExit);
+  return {
+    file,
+    async release() {
+      if (released) return;
+      released = true;
+      process.off('exit', onExit);
+      onExit();
+    },
+  };
+}
+
+/** Runs `fn` holding the lock of `dir`, released afterwards whatever happens. */
+export async function withRunLock<T>(dir: string, fn: () => Promise<T>, options: { command?: string; notice?: (line: string) => void } = {}): Promise<T> {
+  const lock = await acquireRunLock(dir, options);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
