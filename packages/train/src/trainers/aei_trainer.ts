@@ -68,7 +68,7 @@ export class AEITrainer implements TrainingTask {
   }
 
   extraScalars(): Record<string, number> {
-    return { lr: this.config.train.lr };
+    return { lr: this.config.train.lr, ...(this.data.skipped !== undefined ? { 'data/skipped': this.data.skipped } : {}) };
   }
 
   async sampleGrid(): Promise<RawImage> {

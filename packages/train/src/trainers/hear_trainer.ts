@@ -71,7 +71,7 @@ export class HEARTrainer implements TrainingTask {
   }
 
   extraScalars(): Record<string, number> {
-    return { lr: this.config.train.lr };
+    return { lr: this.config.train.lr, ...(this.data.skipped !== undefined ? { 'data/skipped': this.data.skipped } : {}) };
   }
 
   async sampleGrid(): Promise<RawImage> {

@@ -79,6 +79,8 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
     jitter: config.data.colorJitter,
     flip: config.data.flip,
     prefetch: config.data.prefetch,
+    maxSkipFraction: config.data.maxSkipFraction,
+    checkFiles: config.data.checkFiles,
   });
   if (config.stage === 'aei') return new AEITrainer(config, identity, loader);
   const hear = config.hear!;

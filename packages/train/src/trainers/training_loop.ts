@@ -306,13 +306,25 @@ function shortLosses(scalars: Record<string, number>): Record<string, number> {
  * The checkpoint directory meant by a path a user typed: a checkpoint itself (it has meta.json), or a run
  * directory, whose newest checkpoint is taken.
  */
-export async function findCheckpoint(runOrCheckpoint: string): Promise<string> {
+export async function findCheckpoint(runOrCheckpoint: string, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<string> {
   try {
     await fs.access(path.join(runOrCheckpoint, 'meta.json'));
     return runOrCheckpoint;
   } catch {
-    const newest = (await listCheckpoints(runOrCheckpoint)).at(-1);
-    if (newest) return newest.dir;
-    throw new Error(`${runOrCheckpoint}: neither a checkpoint (no meta.json) nor a run directory with checkpoints; point it at runs/<name> or runs/<name>/checkpoints/step-N.`);
+    const all = (await listCheckpoints(runOrCheckpoint)).reverse();
+    if (all.length === 0) {
+      throw new Error(`${runOrCheckpoint}: neither a checkpoint (no meta.json) nor a run directory with checkpoints; point it at runs/<name> or runs/<name>/checkpoints/step-N.`);
+    }
+    // The newest intact one: a checkpoint corrupted on disk is named and passed over, not loaded.
+    for (const c of all) {
+      try {
+        await verifyCheckpoint(c.dir);
+        if (c !== all[0]) log(`[faceshifter] ${runOrCheckpoint}: using ${c.dir}, the newest intact checkpoint.`);
+        return c.dir;
+      } catch (e) {
+        log(`[faceshifter] ${e instanceof Error ? e.message : String(e)}; passing over it.`);
+      }
+    }
+    throw new Error(`${runOrCheckpoint}: none of its ${all.length} checkpoint(s) is intact (see above); retrain, or restore a checkpoint from a backup.`);
   }
 }
