@@ -6,6 +6,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
 import { selectHearImages } from '../data/hear_select.js';
+import * as path from 'node:path';
+import { acquireRunLock } from '../trainers/run_lock.js';
 import { findCheckpoint } from '../trainers/training_loop.js';
 import { trainedIdentityEncoder } from '../config/train_config.js';
 
@@ -22,6 +24,8 @@ runCli(async () => {
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
     .parse();
+  // The manifest's folder has one writer at a time (two rankings into one manifest would interleave).
+  const lock = await acquireRunLock(path.dirname(argv.out ?? path.join(argv.dataset, 'manifest-hear.csv')), { command: `yarn hear-select --dataset ${argv.dataset}` });
   await selectBackend(argv.backend);
   const checkpoint = await findCheckpoint(argv.checkpoint);
   const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
@@ -32,5 +36,6 @@ runCli(async () => {
   } finally {
     dispose();
     identity.dispose();
+    await lock.release();
   }
 });

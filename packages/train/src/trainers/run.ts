@@ -31,19 +31,31 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
+  const createdRunDir = !existsSync(runDir);
+  await fs.mkdir(runDir, { recursive: true });
   // Held from before anything is written into the run until the last checkpoint: one writer per run directory.
   const lock = await acquireRunLock(runDir, { command: options.resume ? `yarn train --resume ${runDir}` : `yarn train --config ${configFile}` });
   try {
     if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
       throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
     }
-    await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
-    const identity = await loadIdentityEncoder(config.identity.encoder);
-    const task = await createTask(config, identity).catch((e: unknown) => {
-      identity.dispose();
-      throw e;
-    });
+    let identity: IdentityEncoder | undefined;
+    let task: TrainingTask & { dispose(): void };
     try {
+      identity = await loadIdentityEncoder(config.identity.encoder);
+      task = await createTask(config, identity);
+    } catch (e) {
+      identity?.dispose();
+      // Nothing trained yet: a new run directory goes again, so that a fixed config can start under the same name.
+      if (createdRunDir) {
+        await lock.release();
+        await fs.rm(runDir, { recursive: true, force: true });
+      }
+      throw e;
+    }
+    try {
+      // Only now, when the config has proved usable: a --resume with a bad --set leaves the run's config.yaml as it was.
+      await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
       const result = await runTrainingLoop(task, {
         runDir,
         steps: config.train.steps,

@@ -28,13 +28,22 @@ export interface LockHolder {
 
 /** Another live process holds the run directory. */
 export class RunLockedError extends Error {
-  constructor(readonly dir: string, readonly holder: LockHolder) {
+  constructor(readonly dir: string, readonly holder: LockHolder, readonly file = path.join(dir, LOCK_FILE)) {
     super(
       `${dir} is in use by pid ${holder.pid} on ${holder.host} since ${holder.started} (${holder.command}); ` +
-        `wait for it to finish or stop it, or write into another directory. If that process is gone, delete ${path.join(dir, LOCK_FILE)}.`,
+        `wait for it to finish or stop it, or write into another directory. If that process is gone, delete ${file}.`,
     );
     this.name = 'RunLockedError';
   }
+}
+
+export interface RunLockOptions {
+  /** Shown to a refused writer; default this process's command line. */
+  command?: string;
+  /** Where the notice of a stale lock taken over goes; default stderr. */
+  notice?: (line: string) => void;
+  /** The lock file's name inside the directory; default run.lock (shards of one experiment each hold their own). */
+  name?: string;
 }
 
 export interface RunLock {
@@ -91,12 +100,11 @@ async function readHolder(file: string): Promise<LockHolder | null> {
 }
 
 /**
- * Takes the lock of run directory `dir` (created if missing) or throws {@link RunLockedError}. `notice` gets the
+ * Takes the lock of the existing directory `dir` or throws {@link RunLockedError}. `notice` gets the
  * one line said when a stale lock is taken over.
  */
-export async function acquireRunLock(dir: string, options: { command?: string; notice?: (line: string) => void } = {}): Promise<RunLock> {
-  await fs.mkdir(dir, { recursive: true });
-  const file = path.join(dir, LOCK_FILE);
+export async function acquireRunLock(dir: string, options: RunLockOptions = {}): Promise<RunLock> {
+  const file = path.join(dir, options.name ?? LOCK_FILE);
   const me: LockHolder = {
     pid: process.pid,
     host: hostname(),
@@ -112,11 +120,13 @@ export async function acquireRunLock(dir: string, options: { command?: string; n
       await fs.writeFile(file, text, { flag: 'wx' });
       return ownLock(file, text);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new Error(`${dir}: no such directory (nothing to lock there)`);
+      if (code !== 'EEXIST') throw e;
     }
     const holder = await readHolder(file);
     if (holder === null) continue; // released meanwhile
-    if (!isStale(holder)) throw new RunLockedError(dir, holder);
+    if (!isStale(holder)) throw new RunLockedError(dir, holder, file);
     const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       await fs.rename(file, aside);
@@ -129,12 +139,12 @@ export async function acquireRunLock(dir: string, options: { command?: string; n
       // Between our read and our rename another process took the stale lock over; give it back.
       await fs.link(aside, file).catch(() => undefined);
       await fs.rm(aside, { force: true });
-      throw new RunLockedError(dir, moved);
+      throw new RunLockedError(dir, moved, file);
     }
     await fs.rm(aside, { force: true });
     notice(`[faceshifter] ${dir}: taking over the lock of pid ${holder.pid} on ${holder.host} (since ${holder.started}), which is no longer running`);
   }
-  throw new Error(`${dir}: could not take ${LOCK_FILE} after several tries (other processes keep taking it); try again.`);
+  throw new Error(`${dir}: could not take ${path.basename(file)} after several tries (other processes keep taking it); try again.`);
 }
 
 function ownLock(file: string, text: string): RunLock {
@@ -161,7 +171,7 @@ function ownLock(file: string, text: string): RunLock {
 }
 
 /** Runs `fn` holding the lock of `dir`, released afterwards whatever happens. */
-export async function withRunLock<T>(dir: string, fn: () => Promise<T>, options: { command?: string; notice?: (line: string) => void } = {}): Promise<T> {
+export async function withRunLock<T>(dir: string, fn: () => Promise<T>, options: RunLockOptions = {}): Promise<T> {
   const lock = await acquireRunLock(dir, options);
   try {
     return await fn();
