@@ -19,9 +19,17 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
-    projects: (['wasm', 'cpu'] as const).map((backend) => ({
-      extends: true as const,
-      test: { name: backend, env: { FACESHIFTER_BACKEND: backend } },
-    })),
+    // The fault-injection suite (*.faults.test.ts: kills, locks, disk faults, bad files and bad inputs) tests what
+    // does not depend on the tensor backend, so it runs once, on wasm; `yarn test:faults` runs its long form.
+    projects: [
+      ...(['wasm', 'cpu'] as const).map((backend) => ({
+        extends: true as const,
+        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: ['**/node_modules/**', '**/*.faults.test.ts'] },
+      })),
+      {
+        extends: true as const,
+        test: { name: 'faults', include: ['packages/*/src/**/*.faults.test.ts'], env: { FACESHIFTER_BACKEND: 'wasm' } },
+      },
+    ],
   },
 });

@@ -101,6 +101,8 @@ export interface EventRecord {
   sessionStatus?: number;
   /** Summary value tags when kind is summary. */
   tags: string[];
+  /** The simple_value of each tag (scalars), undefined for images and texts. */
+  values: (number | undefined)[];
   /** The whole TFRecord (length, CRCs and data). */
   record: Uint8Array;
 }
@@ -165,15 +167,15 @@ export function readEventFile(file: string): EventRecord[] {
     const f = protoFields(data);
     const summary = f.get(5)?.[0] as Uint8Array | undefined;
     const session = f.get(7)?.[0] as Uint8Array | undefined;
-    const tags = summary
-      ? (protoFields(summary).get(1) ?? []).map((v) => new TextDecoder().decode((protoFields(v as Uint8Array).get(1)?.[0] as Uint8Array | undefined) ?? new Uint8Array()))
-      : [];
+    const values = summary ? (protoFields(summary).get(1) ?? []).map((v) => protoFields(v as Uint8Array)) : [];
+    const tags = values.map((v) => new TextDecoder().decode((v.get(1)?.[0] as Uint8Array | undefined) ?? new Uint8Array()));
     out.push({
       wallTime: (f.get(1)?.[0] as number | undefined) ?? 0,
       step: Number((f.get(2)?.[0] as bigint | undefined) ?? 0n),
       kind: f.has(3) ? 'fileVersion' : summary ? 'summary' : session ? 'sessionLog' : 'other',
       sessionStatus: session ? Number((protoFields(session).get(1)?.[0] as bigint | undefined) ?? 0n) : undefined,
       tags,
+      values: values.map((v) => v.get(2)?.[0] as number | undefined),
       record: buf.slice(pos, pos + 12 + len + 4),
     });
     pos += 12 + len + 4;
