@@ -74,7 +74,7 @@ describe('SIGKILL at random moments, then --resume', () => {
     }
     const last = await runCliToEnd('train', ['--resume', runDir, '--backend', 'wasm']);
     expect(last.code, last.stderr).toBe(0);
-    expect(last.stderr).toMatch(/taking over the lock of pid \d+ .*no longer running/);
+    expect(last.stderr).toMatch(/took over the lock of pid \d+ .*no longer running/);
     const ref = await reference;
     expect(ref.code, ref.stderr).toBe(0);
     const refDir = path.join(tmp, 'reference', 'aei-tiny');
@@ -132,7 +132,7 @@ describe('concurrent writers on one run directory', () => {
     expect(lock().pid).toBe(winner.child.pid);
     winner.child.kill('SIGKILL');
     await Promise.all(finished);
-    expect(settled.find((d) => d.stderr.includes('taking over the lock'))?.stderr).toMatch(new RegExp(`taking over the lock of pid ${holder.child.pid} `));
+    expect(settled.find((d) => d.stderr.includes('took over the lock'))?.stderr).toMatch(new RegExp(`took over the lock of pid ${holder.child.pid} `));
     console.log(`[faults] concurrent writers: ${n} refused while a writer ran, ${n} of ${n + 1} racers refused on a stale lock, 1 took it over`);
   });
 });

@@ -3,9 +3,9 @@
  * `<dir>/run.lock`, a small JSON file naming its holder (pid, host, start time, command). A second writer is
  * refused at once, naming the holder; a lock whose process is gone on this host is taken over with a notice.
  *
- * The lock file is created with O_EXCL, so of any number of processes racing for a free lock exactly one wins.
- * Taking over a stale lock renames it aside first (only one rename of a path can succeed), so two processes that
- * both found the same stale lock cannot both take it.
+ * The lock file appears atomically (a hard link that fails if the name exists), so of any number of processes
+ * racing for a free lock exactly one wins. Clearing a stale lock is serialised by a second lock (`run.lock.break`),
+ * so two processes that both found the same stale lock cannot both take it, nor remove one just taken.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
@@ -77,6 +77,7 @@ function isAlive(pid: number): boolean {
 /** Whether a holder is certainly gone: it ran on this host and its pid is free, or taken by a later process. */
 function isStale(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return false;
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return true;
   if (!isAlive(holder.pid)) return true;
   const start = processStartTicks(holder.pid);
   return holder.processStart !== undefined && start !== undefined && start !== holder.processStart;
@@ -114,10 +115,12 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
   };
   const notice = options.notice ?? ((line: string) => process.stderr.write(line + '\n'));
   const text = JSON.stringify(me) + '\n';
-  for (let attempt = 0; attempt < 5; attempt++) {
+  let tookOver: LockHolder | null = null;
+  for (let attempt = 0; attempt < 100; attempt++) {
     try {
-      // Written in one call to an O_EXCL handle: a reader sees an empty file at worst, handled by readHolder.
-      await fs.writeFile(file, text, { flag: 'wx' });
+      await publish(file, text);
+      // Said only by the winner: a process that cleared a stale lock can still lose the race that follows.
+      if (tookOver) notice(`[faceshifter] ${dir}: took over the lock of pid ${tookOver.pid} on ${tookOver.host} (since ${tookOver.started}), which is no longer running`);
       return ownLock(file, text);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -127,24 +130,49 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
     const holder = await readHolder(file);
     if (holder === null) continue; // released meanwhile
     if (!isStale(holder)) throw new RunLockedError(dir, holder, file);
-    const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    // Clearing a stale lock is itself serialised by a second lock, so that no process can remove a lock that another
+    // has just taken: the holder of `.break` re-reads the lock and removes it only if it is still the stale one.
+    const breaker = `${file}.break`;
     try {
-      await fs.rename(file, aside);
+      await publish(breaker, text);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process took it over first
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age = await fs.stat(breaker).then((st) => Date.now() - st.mtimeMs, () => 0);
+      // A breaker killed in its few milliseconds of clearing leaves `.break` behind; it is stale after 10 s.
+      if (age > 10_000) await fs.rm(breaker, { force: true });
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+      continue;
     }
-    const moved = await readHolder(aside);
-    if (moved && !isStale(moved)) {
-      // Between our read and our rename another process took the stale lock over; give it back.
-      await fs.link(aside, file).catch(() => undefined);
-      await fs.rm(aside, { force: true });
-      throw new RunLockedError(dir, moved, file);
+    try {
+      const current = await readHolder(file);
+      if (current === null) continue;
+      if (!isStale(current)) throw new RunLockedError(dir, current, file);
+      await fs.rm(file, { force: true });
+      tookOver = current;
+    } finally {
+      await fs.rm(breaker, { force: true });
     }
-    await fs.rm(aside, { force: true });
-    notice(`[faceshifter] ${dir}: taking over the lock of pid ${holder.pid} on ${holder.host} (since ${holder.started}), which is no longer running`);
   }
   throw new Error(`${dir}: could not take ${path.basename(file)} after several tries (other processes keep taking it); try again.`);
+}
+
+/**
+ * Creates `file` holding `text`, or fails with EEXIST. The text goes to a private file first, hard-linked into
+ * place, so the lock file is never seen empty or half-written (an O_EXCL create is visible before its write).
+ */
+async function publish(file: string, text: string): Promise<void> {
+  const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(tmp, text, { flag: 'wx' });
+  try {
+    await fs.link(tmp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // File systems without hard links: an exclusive create, whose brief empty state readHolder tolerates.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') await fs.writeFile(file, text, { flag: 'wx' });
+    else throw e;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
 }
 
 function ownLock(file: string, text: string): RunLock {
