@@ -191,7 +191,9 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
         first[k] ??= v;
         last[k] = v;
       }
-      if (state.step % options.logEvery === 0 || state.step === options.steps || state.step === startStepThisRun + 1) {
+      // Step 1 always, to show a run has started; not a resumed run's first step, whose extra row an uninterrupted run
+      // would not have (metrics.csv and TensorBoard must read as one run).
+      if (state.step % options.logEvery === 0 || state.step === options.steps || state.step === 1) {
         for (const [tag, value] of Object.entries(logged)) tb.scalar(tag, value, state.step);
         metrics.append(state.step, logged);
       }
