@@ -9,7 +9,7 @@ export type { BackendRequest, BackendName, SelectBackendOptions } from './backen
 export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 
 // Command-line plumbing shared by the packages' commands.
-export { runCli } from './cli/run_cli.js';
+export { runCli, usageFailure } from './cli/run_cli.js';
 
 // Images: a PNG codec with tEXt chunks (sample grids, and the synthetic-content mark on every swap).
 export { encodePng, decodePng, readPngText } from './image/png.js';

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
 import { selectHearImages } from '../data/hear_select.js';
 import * as path from 'node:path';
 import { acquireRunLock } from '../trainers/run_lock.js';
@@ -23,6 +23,7 @@ runCli(async () => {
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
   // The manifest's folder has one writer at a time (two rankings into one manifest would interleave).
   const lock = await acquireRunLock(path.dirname(argv.out ?? path.join(argv.dataset, 'manifest-hear.csv')), { command: `yarn hear-select --dataset ${argv.dataset}` });

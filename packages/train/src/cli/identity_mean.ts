@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { readManifest } from '../data/manifest.js';
 
 runCli(async () => {
@@ -19,6 +19,7 @@ runCli(async () => {
     .option('encoder', { choices: IDENTITY_ENCODERS, default: 'face-api-recognition' as (typeof IDENTITY_ENCODERS)[number], describe: 'identity encoder' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
   await selectBackend(argv.backend);
   const { root, rows } = await readManifest(argv.dataset);
