@@ -165,11 +165,13 @@ export class FacePairLoader {
     if (items.length < 2 && sameProbability < 1) throw new Error(`Dataset ${options.source} has one image; pairs of different images need at least two.`);
     const loader = new FacePairLoader(items, options);
     loader.badRows = badRows;
-    for (const row of badRows) loader.warn(`skipping manifest row ${row}`);
-    if (options.checkFiles ?? true) {
-      for (const [index, problem] of await checkImageFiles(items.map((i) => i.file))) loader.skip(index, problem);
-    }
+    const bad = options.checkFiles ?? true ? await checkImageFiles(items.map((i) => i.file)) : new Map<number, string>();
+    for (const [index, problem] of bad) loader.skippedFiles.set(index, problem);
+    // Too many bad files is one error naming the first; otherwise each is named in a warning and training goes on.
     loader.checkSkipBudget();
+    loader.skippedFiles.clear();
+    for (const row of badRows) loader.warn(`skipping manifest row ${row}`);
+    for (const [index, problem] of bad) loader.skip(index, problem);
     return loader;
   }
 

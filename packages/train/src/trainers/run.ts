@@ -31,7 +31,9 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
-  const createdRunDir = !existsSync(runDir);
+  // The outermost folder this call creates (the run directory, or an --out folder above it): removed again if
+  // the run fails before training, so that a bad input leaves nothing behind.
+  const created = outermostMissing(runDir);
   await fs.mkdir(runDir, { recursive: true });
   // Held from before anything is written into the run until the last checkpoint: one writer per run directory.
   const lock = await acquireRunLock(runDir, { command: options.resume ? `yarn train --resume ${runDir}` : `yarn train --config ${configFile}` });
@@ -47,9 +49,9 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
     } catch (e) {
       identity?.dispose();
       // Nothing trained yet: a new run directory goes again, so that a fixed config can start under the same name.
-      if (createdRunDir) {
+      if (created) {
         await lock.release();
-        await fs.rm(runDir, { recursive: true, force: true });
+        await fs.rm(created, { recursive: true, force: true });
       }
       throw e;
     }
@@ -78,6 +80,12 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
   } finally {
     await lock.release();
   }
+}
+
+function outermostMissing(dir: string): string | null {
+  let missing: string | null = null;
+  for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) missing = d;
+  return missing;
 }
 
 /** The trainer of the config's stage; it owns everything it is given but the identity encoder. */
