@@ -37,7 +37,7 @@ function scalarView(runDir: string, purge: boolean): Record<string, string> {
 }
 
 describe('SIGKILL at random moments, then --resume', () => {
-  it(`survives ${KILLS.length} kills (${[...new Set(KILLS)].join(', ')}) bit-identically to an uninterrupted run`, async () => {
+  it(`survives ${KILLS.length} kills (${[...new Set(KILLS)].join(', ')}) bit-identically to an uninterrupted run`, { timeout: 600_000 }, async () => {
     const rng = seedrandom('faults-kill');
     const reference = runCliToEnd('train', tinyTrainArgs(path.join(tmp, 'reference'), STEPS));
     const runDir = path.join(tmp, 'killed', 'aei-tiny');
@@ -101,7 +101,7 @@ describe('SIGKILL at random moments, then --resume', () => {
 });
 
 describe('concurrent writers on one run directory', () => {
-  it('refuses every second writer at once, naming the holder; after a SIGKILL exactly one of the racers takes the stale lock', async () => {
+  it('refuses every second writer at once, naming the holder; after a SIGKILL exactly one of the racers takes the stale lock', { timeout: 300_000 }, async () => {
     const out = path.join(tmp, 'concurrent');
     const runDir = path.join(out, 'aei-tiny');
     const holder = startCli('train', tinyTrainArgs(out, 400));

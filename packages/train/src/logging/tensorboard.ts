@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { maskedCrc32c } from './crc32c.js';
@@ -200,6 +200,8 @@ export function eventFiles(logDir: string): string[] {
  * atomically; files with nothing to drop are left untouched.
  */
 export function truncateEventFiles(logDir: string, step: number): void {
+  // What a crash during an earlier rewrite left (the event file itself was still whole then).
+  for (const n of readdirSync(logDir)) if (/^\.events-rewrite-\d+\.tmp$/.test(n)) rmSync(join(logDir, n), { force: true });
   for (const file of eventFiles(logDir)) {
     const size = readFileSync(file).byteLength;
     const events = readEventFile(file);
