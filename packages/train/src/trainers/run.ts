@@ -28,7 +28,7 @@ export interface TrainRunOptions {
 export async function train(options: TrainRunOptions): Promise<{ config: TrainConfig; runDir: string; result: TrainingResult }> {
   const configFile = options.config ?? (options.resume ? path.join(options.resume, RESOLVED_CONFIG) : undefined);
   if (!configFile) throw new Error('Missing --config <yaml> (e.g. --config configs/aei-tiny.yaml), or --resume <run dir>.');
-  if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
+  if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : '.'}`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
   // The outermost folder this call creates (the run directory, or an --out folder above it): removed again if
