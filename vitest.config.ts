@@ -13,7 +13,6 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
@@ -24,7 +23,12 @@ export default defineConfig({
     projects: [
       ...(['wasm', 'cpu'] as const).map((backend) => ({
         extends: true as const,
-        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: ['**/node_modules/**', '**/*.faults.test.ts'] },
+        test: {
+          name: backend,
+          include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/*.faults.test.ts'],
+          env: { FACESHIFTER_BACKEND: backend },
+        },
       })),
       {
         extends: true as const,

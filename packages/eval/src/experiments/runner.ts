@@ -379,6 +379,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
   const mine = variantsOfShard(experiment.variants.length, shard.index, shard.count).map((k) => planned[k]!);
   const summary: ExperimentRunSummary = { resultsDir: dir, evaluated: [], trained: [], skipped: [], failed: [], tables: null, interrupted: null };
   // Shards run side by side on disjoint variants; the same shard twice would write the same runs, so it is refused.
+  await fs.mkdir(dir, { recursive: true });
   const lock = await acquireRunLock(dir, { name: `run-shard-${shard.index}-of-${shard.count}.lock`, command: `yarn experiments run --shard ${shard.index}/${shard.count}`, notice: log });
   const ctx = new EvalContext(experiment);
   try {
