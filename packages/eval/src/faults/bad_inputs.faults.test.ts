@@ -4,7 +4,7 @@
  * exactly one line `error: ...` that names the thing, an exit code other than 0, and nothing written: the command's
  * output paths do not exist afterwards, and the fixtures it read are byte for byte as they were.
  *
- * The short form (in `yarn test`) tries each command's first cases; `yarn test:faults` tries all of them.
+ * The short form (in `yarn test`) tries six of them over five commands; `yarn test:faults` tries all 41 over ten.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,7 +131,9 @@ const CORPUS: Record<string, Case[]> = {
   ],
 };
 
-const pick = (command: string, cases: Case[]): Case[] => (LONG ? cases : cases.slice(0, command === 'train' ? 2 : 1));
+/** The short form: one case of each kind that matters most (a --set of a missing key, bad data, a wrong or damaged checkpoint). */
+const SHORT: Record<string, number[]> = { train: [1, 7], swap: [0], weights: [0], experiments: [0], 'model-summary': [0] };
+const pick = (command: string, cases: Case[]): Case[] => (LONG ? cases : (SHORT[command] ?? []).map((i) => cases[i]!));
 const tried = new Map<string, number>();
 afterAll(() => {
   if (tried.size) console.log(`[faults] bad inputs tried: ${[...tried.values()].reduce((x, y) => x + y, 0)} (${[...tried].map(([c, k]) => `${c} ${k}`).join(', ')}); each one line, exit != 0, nothing written`);
@@ -156,7 +158,7 @@ beforeAll(async () => {
   await Promise.all([worker(), worker()]);
 }, 900_000);
 
-describe.each(Object.keys(CORPUS))('bad inputs to yarn %s', (command) => {
+describe.each(Object.keys(CORPUS).filter((c) => pick(c, CORPUS[c]!).length > 0))('bad inputs to yarn %s', (command) => {
   it(`${pick(command, CORPUS[command]!).length} bad input(s): one line naming the problem, exit code != 0, nothing written`, () => {
     const mine = results.get(command) ?? [];
     expect(mine).toHaveLength(pick(command, CORPUS[command]!).length);

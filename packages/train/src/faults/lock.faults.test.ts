@@ -103,7 +103,7 @@ describe('run lock', () => {
     expect(existsSync(path.join(tmp, 'missing'))).toBe(false);
   });
 
-  const n = LONG ? 8 : 4;
+  const n = LONG ? 8 : 3;
   it(`of ${n} processes racing for a free lock, and for a stale one, exactly one wins`, async () => {
     for (const stale of [false, true]) {
       const dir = freshDir();
