@@ -110,9 +110,9 @@ const CORPUS: Record<string, Case[]> = {
     { args: ['--config', f('nope.yaml')], says: /nope\.yaml/ },
   ],
   'hear-select': [
-    { args: ['--checkpoint', f('hear-ckpt'), '--dataset', path.join(REPO, 'datasets/embedded'), '--out', o('h1.csv')], says: /hear-ckpt: has no aei weights/, writes: [o('h1.csv')] },
-    { args: ['--checkpoint', f('aei-ckpt'), '--dataset', f('nowhere'), '--out', o('h2.csv')], says: /nowhere/, writes: [o('h2.csv')] },
-    { args: ['--checkpoint', f('corrupt-ckpt'), '--dataset', path.join(REPO, 'datasets/embedded'), '--out', o('h3.csv')], says: /corrupted checkpoint/, writes: [o('h3.csv')] },
+    { args: ['--checkpoint', f('hear-ckpt'), '--dataset', path.join(REPO, 'datasets/embedded'), '--out', o('h1/m.csv')], says: /hear-ckpt: has no aei weights/, writes: [o('h1')] },
+    { args: ['--checkpoint', f('aei-ckpt'), '--dataset', f('nowhere'), '--out', o('h2/m.csv')], says: /Dataset .*nowhere does not exist/, writes: [o('h2')] },
+    { args: ['--checkpoint', f('corrupt-ckpt'), '--dataset', path.join(REPO, 'datasets/embedded'), '--out', o('h3/m.csv')], says: /corrupted checkpoint/, writes: [o('h3')] },
   ],
   'identity-mean': [
     { args: ['--dataset', f('nowhere')], says: /nowhere/ },

@@ -136,7 +136,7 @@ describe('corrupted and truncated checkpoints', () => {
         expect(found, what).toMatch(/step-00000004$/);
         const resumed = await runTrainingLoop(new ToyTask(), loop(runDir, { resume: true, log: (l) => notices.push(l) }));
         expect(resumed).toMatchObject({ outcome: 'completed', step: 12 });
-        expect(notices.join('\n'), what).toMatch(/--resume: .*step-00000008 cannot be used .*moved it to step-00000008\.corrupt-.*continuing from .*step-00000004/s);
+        expect(notices.join('\n'), what).toMatch(/--resume: .*step-00000008: corrupted checkpoint \(.*\); moved it to step-00000008\.corrupt-.*continuing from .*step-00000004/s);
         expect(rows(runDir), what).toEqual(rows(reference));
         // Nothing lost: the damaged checkpoint is kept aside for inspection, not deleted.
         expect(entries(path.join(runDir, 'checkpoints')).some((e) => e.startsWith('step-00000008.corrupt-'))).toBe(true);

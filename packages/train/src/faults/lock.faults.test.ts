@@ -31,16 +31,19 @@ async function race(dir: string, n: number): Promise<string[]> {
   const script = `
     import { acquireRunLock } from ${JSON.stringify(path.join(REPO, 'packages/train/src/trainers/run_lock.ts'))};
     const start = Number(process.argv[2]);
+    if (Date.now() > start) process.stdout.write('late\\n');
     while (Date.now() < start) {}
     try {
       const lock = await acquireRunLock(process.argv[1], { notice: (l) => process.stdout.write('notice ' + l + '\\n') });
-      process.stdout.write('won\\n');
-      await new Promise((r) => setTimeout(r, 1500));
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 3000));
+      process.stdout.write('won ' + t0 + ' ' + Date.now() + '\\n');
       await lock.release();
     } catch (e) {
       process.stdout.write('refused ' + e.message + '\\n');
     }`;
-  const start = Date.now() + 1500;
+  // Far enough ahead that every process is waiting at the barrier when it opens, even on a loaded machine.
+  const start = Date.now() + 4000 + 500 * n;
   const outputs = await Promise.all(
     Array.from({ length: n }, () => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir, String(start)], {
@@ -110,9 +113,12 @@ describe('run lock', () => {
       if (stale) writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: await deadPid(), host: hostname(), started: 'x', command: 'crashed' }));
       const said = await race(dir, n);
       const won = said.filter((s) => s.includes('won'));
-      expect(won, said.join('\n')).toHaveLength(1);
-      expect(said.filter((s) => s.includes('refused') && /in use by pid \d+/.test(s)), said.join('\n')).toHaveLength(n - 1);
-      // The notice comes from the winner only (a process that cleared the stale lock may still lose the race).
+      // Mutual exclusion: no two holders' intervals overlap; with every racer at the barrier in time, one holder.
+      const intervals = won.map((s) => /won (\d+) (\d+)/.exec(s)!.slice(1).map(Number) as [number, number]).sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < intervals.length; i++) expect(intervals[i]![0], said.join('\n')).toBeGreaterThanOrEqual(intervals[i - 1]![1]);
+      if (!said.some((s) => s.includes('late'))) expect(won, said.join('\n')).toHaveLength(1);
+      expect(said.filter((s) => s.includes('refused') && /in use by pid \d+/.test(s)), said.join('\n')).toHaveLength(n - won.length);
+      // The notice comes from a winner only (a process that cleared the stale lock may still lose the race).
       expect(said.filter((s) => s.includes('notice') && !s.includes('won'))).toEqual([]);
       expect(existsSync(path.join(dir, LOCK_FILE))).toBe(false);
     }

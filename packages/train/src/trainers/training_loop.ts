@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { COMPLETE_MARKER, encodePng, sealCheckpoint, verifyCheckpoint, writeDirectoryAtomic, writeFileAtomic, writeStagedFile, type RawImage } from '@faceshifter/core';
+import { COMPLETE_MARKER, CorruptCheckpointError, encodePng, sealCheckpoint, verifyCheckpoint, writeDirectoryAtomic, writeFileAtomic, writeStagedFile, type RawImage } from '@faceshifter/core';
 import { MetricsCsv } from '../logging/metrics_csv.js';
 import { ProgressBar } from '../logging/progress.js';
 import { TensorBoardWriter, truncateEventFiles } from '../logging/tensorboard.js';
@@ -237,18 +237,20 @@ async function restoreNewestIntact(task: TrainingTask, runDir: string, log: (lin
   for (const c of candidates) {
     try {
       await verifyCheckpoint(c.dir);
-      await task.loadState(c.dir);
-      const state = JSON.parse(await fs.readFile(path.join(c.dir, STATE_FILE), 'utf8')) as LoopState;
-      if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`${path.join(c.dir, STATE_FILE)}: no valid step`);
-      if (rejected.length > 0) log(`[faceshifter] --resume: continuing from ${c.dir}, the newest intact checkpoint (step ${state.step}).`);
-      return { state, dir: c.dir };
     } catch (e) {
+      // Only damage on disk falls back; a checkpoint that verifies but does not load (another model config given
+      // with --set, say) is the user's to fix, and is reported as it is.
+      if (!(e instanceof CorruptCheckpointError)) throw e;
       const aside = `${c.dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await fs.rename(c.dir, aside);
-      const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      log(`[faceshifter] --resume: ${c.dir} cannot be used (${message.startsWith(c.dir) ? message.slice(c.dir.length + 2) : message}); moved it to ${path.basename(aside)} and trying the checkpoint before it.`);
+      log(`[faceshifter] --resume: ${e.message}; moved it to ${path.basename(aside)} and trying the checkpoint before it.`);
       rejected.push(c.dir);
+      continue;
     }
+    await task.loadState(c.dir);
+    const state = JSON.parse(await fs.readFile(path.join(c.dir, STATE_FILE), 'utf8')) as LoopState;
+    if (rejected.length > 0) log(`[faceshifter] --resume: continuing from ${c.dir}, the newest intact checkpoint (step ${state.step}).`);
+    return { state, dir: c.dir };
   }
   throw new Error(`--resume ${runDir}: none of its ${candidates.length} checkpoint(s) is intact (see above); start the run again without --resume, in another directory.`);
 }
