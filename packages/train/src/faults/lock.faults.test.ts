@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { exportWeights, HEARNet, loadCheckpointNetworks, resolveModelConfig, saveCheckpoint } from '@faceshifter/core';
 import { acquireRunLock, LOCK_FILE, RunLockedError, withRunLock } from '../trainers/run_lock.js';
+import { findCheckpoint } from '../trainers/training_loop.js';
 import { LONG, REPO } from '../test_utils/faults.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'faults-lock-'));
@@ -98,6 +100,23 @@ describe('run lock', () => {
     const dir = freshDir();
     writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: await deadPid(), host: 'some-other-node', started: 'x', command: 'yarn train' }));
     await expect(acquireRunLock(dir)).rejects.toThrow(/in use by pid \d+ on some-other-node .* If that process is gone, delete .*run\.lock/);
+  });
+
+  it('read-only commands never need the lock: a checkpoint of a locked run loads, exports and is found', async () => {
+    const run = freshDir();
+    const model = resolveModelConfig({ preset: 'tiny', resolution: 32, widthMultiplier: 0.0625 }, 'model');
+    const hear = new HEARNet(model, { seed: 1 });
+    await saveCheckpoint(path.join(run, 'checkpoints', 'step-00000001'), { config: model, networks: { hearnet: hear }, step: 1 });
+    hear.dispose();
+    // Held by a live process other than this one (the test runner's parent).
+    writeFileSync(path.join(run, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: hostname(), started: 'now', command: 'yarn train' }));
+    await expect(acquireRunLock(run)).rejects.toThrow(new RegExp(`in use by pid ${process.ppid}`));
+    const found = await findCheckpoint(run);
+    const loaded = await loadCheckpointNetworks(found);
+    loaded.dispose();
+    const exported = await exportWeights({ checkpoint: found, out: path.join(tmp, 'export.safetensors'), network: 'hearnet' });
+    expect(exported.tensors).toBeGreaterThan(0);
+    expect(readFileSync(path.join(run, LOCK_FILE), 'utf8')).toContain(`"pid":${process.ppid}`);
   });
 
   it('a lock in a directory that does not exist is an error, and creates nothing', async () => {
