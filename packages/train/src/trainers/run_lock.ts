@@ -5,7 +5,8 @@
  *
  * The lock file appears atomically (a hard link that fails if the name exists), so of any number of processes
  * racing for a free lock exactly one wins. Clearing a stale lock is serialised by a second lock (`run.lock.break`),
- * so two processes that both found the same stale lock cannot both take it, nor remove one just taken.
+ * and the stale lock is replaced by the new one in a single rename: of processes that race for a stale lock exactly
+ * one takes it over (and says so), and none can remove a lock just taken.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
@@ -115,12 +116,9 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
   };
   const notice = options.notice ?? ((line: string) => process.stderr.write(line + '\n'));
   const text = JSON.stringify(me) + '\n';
-  let tookOver: LockHolder | null = null;
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
       await publish(file, text);
-      // Said only by the winner: a process that cleared a stale lock can still lose the race that follows.
-      if (tookOver) notice(`[faceshifter] ${dir}: took over the lock of pid ${tookOver.pid} on ${tookOver.host} (since ${tookOver.started}), which is no longer running`);
       return ownLock(file, text);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -131,7 +129,7 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
     if (holder === null) continue; // released meanwhile
     if (!isStale(holder)) throw new RunLockedError(dir, holder, file);
     // Clearing a stale lock is itself serialised by a second lock, so that no process can remove a lock that another
-    // has just taken: the holder of `.break` re-reads the lock and removes it only if it is still the stale one.
+    // has just taken: the holder of `.break` re-reads the lock and replaces it only if it is still the stale one.
     const breaker = `${file}.break`;
     try {
       await publish(breaker, text);
@@ -147,8 +145,12 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
       const current = await readHolder(file);
       if (current === null) continue;
       if (!isStale(current)) throw new RunLockedError(dir, current, file);
-      await fs.rm(file, { force: true });
-      tookOver = current;
+      // Replaced in one rename, so the lock never goes missing: a racer that did not see it stale cannot slip in.
+      const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+      await fs.writeFile(tmp, text, { flag: 'wx' });
+      await fs.rename(tmp, file);
+      notice(`[faceshifter] ${dir}: took over the lock of pid ${current.pid} on ${current.host} (since ${current.started}), which is no longer running`);
+      return ownLock(file, text);
     } finally {
       await fs.rm(breaker, { force: true });
     }
