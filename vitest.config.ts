@@ -13,15 +13,27 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
-    projects: (['wasm', 'cpu'] as const).map((backend) => ({
-      extends: true as const,
-      test: { name: backend, env: { FACESHIFTER_BACKEND: backend } },
-    })),
+    // The fault-injection suite (*.faults.test.ts: kills, locks, disk faults, bad files and bad inputs) tests what
+    // does not depend on the tensor backend, so it runs once, on wasm; `yarn test:faults` runs its long form.
+    projects: [
+      ...(['wasm', 'cpu'] as const).map((backend) => ({
+        extends: true as const,
+        test: {
+          name: backend,
+          include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/*.faults.test.ts'],
+          env: { FACESHIFTER_BACKEND: backend },
+        },
+      })),
+      {
+        extends: true as const,
+        test: { name: 'faults', include: ['packages/*/src/**/*.faults.test.ts'], env: { FACESHIFTER_BACKEND: 'wasm' } },
+      },
+    ],
   },
 });

@@ -9,14 +9,16 @@ export type { BackendRequest, BackendName, SelectBackendOptions } from './backen
 export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 
 // Command-line plumbing shared by the packages' commands.
-export { runCli } from './cli/run_cli.js';
+export { runCli, usageFailure } from './cli/run_cli.js';
 
 // Images: a PNG codec with tEXt chunks (sample grids, and the synthetic-content mark on every swap).
 export { encodePng, decodePng, readPngText } from './image/png.js';
 export type { RawImage } from './image/png.js';
 
 // Crash-safe file and directory writes (checkpoints, outputs).
-export { writeFileAtomic, writeDirectoryAtomic, writeStagedFile, findInterruptedDirectories } from './weights/atomic_fs.js';
+export { writeFileAtomic, writeDirectoryAtomic, writeStagedFile, findInterruptedDirectories, COMPLETE_MARKER } from './weights/atomic_fs.js';
+export { injectWriteFault, injectedWriteFailures, crashPoint } from './weights/failpoints.js';
+export type { WriteFault, WriteFaultCode } from './weights/failpoints.js';
 export type { FileChunks, InterruptedDirectories } from './weights/atomic_fs.js';
 
 // Layers: FaceShifter's building blocks as serialisable tfjs layers (usable in any tf.model, save/load intact).
@@ -117,8 +119,11 @@ export {
   buildNetwork,
   networkTensors,
   networkFile,
+  sealCheckpoint,
+  verifyCheckpoint,
+  CorruptCheckpointError,
 } from './weights/checkpoint.js';
-export type { CheckpointMeta, CheckpointNetworks, CheckpointContents, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';
+export type { CheckpointFileSum, CheckpointMeta, CheckpointNetworks, CheckpointContents, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';
 export { exportWeights, importWeights, inspectWeights } from './weights/commands.js';
 export type { ExportOptions, ExportResult, ImportOptions } from './weights/commands.js';
 export { fileSystem, registerFileSystemRouter } from './weights/file_system.js';

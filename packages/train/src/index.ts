@@ -28,10 +28,10 @@ export type { OcclusionOptions, OcclusionKind, FloatImage } from './data/occlusi
 export { prepareDataset, mergeShards, parseShard, stableHash, inShard, listFiles } from './data/prepare.js';
 export type { PrepareOptions, PrepareSummary, Layout, Shard } from './data/prepare.js';
 export { readManifest, readManifestFile, manifestFiles, manifestToCsv, skippedToCsv, MANIFEST_COLUMNS } from './data/manifest.js';
-export type { ManifestRow, SkippedRow } from './data/manifest.js';
+export type { ManifestRow, SkippedRow, ReadManifestOptions } from './data/manifest.js';
 export { buildEmbedded, stageEmbeddedInputs, FACEMATCH_PERSON, HUMAN_PORTRAITS, FACE_API_PHOTOS } from './data/embedded.js';
 export type { StagedTile } from './data/embedded.js';
-export { FacePairLoader, listDatasetItems } from './data/loader.js';
+export { FacePairLoader, listDatasetItems, DataSkipError } from './data/loader.js';
 export type { FacePairLoaderOptions, FacePairBatch, DatasetItem } from './data/loader.js';
 export { drawAugment, writeAugmented, colorTransform, FACESHIFTER_JITTER, NO_AUGMENT } from './data/augment.js';
 export type { ColorJitter, AugmentParams } from './data/augment.js';
@@ -51,7 +51,12 @@ export { optimizerStep, trainableVariables, saveOptimizer, loadOptimizer } from 
 export { HEARTrainer } from './trainers/hear_trainer.js';
 export { hearInputs, hearLosses } from './models/hear_model.js';
 export type { HEARNetworks, HEARInputs, HEARLosses } from './models/hear_model.js';
-export { findCheckpoint } from './trainers/training_loop.js';
+export { findCheckpoint, CheckpointWriteError } from './trainers/training_loop.js';
+export { acquireRunLock, withRunLock, RunLockedError, LOCK_FILE } from './trainers/run_lock.js';
+export type { RunLock, RunLockOptions, LockHolder } from './trainers/run_lock.js';
+export { readEventFile, eventFiles, truncateEventFiles } from './logging/tensorboard.js';
+export type { EventRecord } from './logging/tensorboard.js';
+export { checkImageFile, checkImageFiles } from './data/file_check.js';
 export { train } from './trainers/run.js';
 export type { TrainRunOptions } from './trainers/run.js';
 export { selectHearImages } from './data/hear_select.js';

@@ -10,7 +10,7 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
 import { loadModelConfig } from '../config/model_config.js';
 import { formatSummary, NETWORK_TITLES, SUMMARIZED_NETWORKS, summarizeModelConfig } from '../models/summary.js';
-import { runCli } from './run_cli.js';
+import { runCli, usageFailure } from './run_cli.js';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
@@ -22,6 +22,7 @@ runCli(async () => {
     .option('json', { type: 'boolean', default: false, describe: 'print only the trainable counts as one JSON object' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
 
   await selectBackend(argv.backend);

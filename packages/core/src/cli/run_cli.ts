@@ -13,3 +13,13 @@ export function runCli(main: () => Promise<void>): void {
     },
   );
 }
+
+/**
+ * yargs' failure handler for every command (`.fail(usageFailure)`): a bad or missing argument becomes the same
+ * one-line `error: ...` and exit code 1 as any other bad input, instead of the whole usage text.
+ */
+export function usageFailure(message: string | undefined | null, error: Error | undefined): never {
+  if (error) throw error;
+  const text = (message ?? 'invalid arguments').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  throw new Error(`${text} (see --help)`);
+}

@@ -13,7 +13,7 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
 import { exportWeights, importWeights, inspectWeights } from '../weights/commands.js';
 import { NETWORK_NAMES, type NetworkName } from '../weights/reference_mapping.js';
-import { runCli } from './run_cli.js';
+import { runCli, usageFailure } from './run_cli.js';
 
 const EXPORT_CHOICES = [...NETWORK_NAMES, 'all'] as const;
 const IMPORT_CHOICES = ['auto', ...NETWORK_NAMES, 'all'] as const;
@@ -82,5 +82,6 @@ runCli(async () => {
       throw error ?? new Error(`${message} (see yarn weights --help)`);
     })
     .strict()
+    .fail(usageFailure)
     .parseAsync();
 });

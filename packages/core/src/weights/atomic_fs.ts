@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { chargeWrite, crashPoint, writeFaultError } from './failpoints.js';
 
 /** Bytes to write: one buffer, or several written back to back without concatenating them in memory. */
 export type FileChunks = Uint8Array | string | readonly (Uint8Array | string)[];
@@ -28,12 +29,15 @@ async function writeAndSync(file: string, chunks: FileChunks): Promise<void> {
   try {
     for (const chunk of list) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      // A fault-injecting test may allow only part of the bytes, as a disk that fills up mid-write does.
+      const allowed = chargeWrite(file, bytes.byteLength);
       let written = 0;
       // fs.write may write less than asked for very large buffers; loop until all bytes are out.
-      while (written < bytes.byteLength) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written);
+      while (written < allowed) {
+        const { bytesWritten } = await handle.write(bytes, written, allowed - written);
         written += bytesWritten;
       }
+      if (allowed < bytes.byteLength) throw writeFaultError(file);
     }
     await handle.sync();
   } finally {
@@ -91,6 +95,7 @@ export async function writeDirectoryAtomic(dir: string, fill: (stagingDir: strin
     await fill(staging);
     await writeStagedFile(path.join(staging, COMPLETE_MARKER), new Date().toISOString() + '\n');
     await syncDirectory(staging);
+    crashPoint('checkpoint-staged');
   } catch (e) {
     await fs.rm(staging, { recursive: true, force: true });
     throw e;
@@ -106,6 +111,7 @@ export async function writeDirectoryAtomic(dir: string, fill: (stagingDir: strin
       throw e;
     }
   }
+  crashPoint('checkpoint-aside');
   await fs.rename(staging, target);
   await syncDirectory(parent);
   if (movedAside) await fs.rm(aside, { recursive: true, force: true });

@@ -17,7 +17,8 @@
  * writeDirectoryAtomic call.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -27,7 +28,7 @@ import type { BuildOptions } from '../models/builder.js';
 import { HEARNet } from '../models/hear_net.js';
 import { MultiscaleDiscriminator } from '../models/multiscale_discriminator.js';
 import { namedWeights } from '../models/named_weights.js';
-import { findInterruptedDirectories, writeDirectoryAtomic, writeStagedFile } from './atomic_fs.js';
+import { COMPLETE_MARKER, findInterruptedDirectories, writeDirectoryAtomic, writeStagedFile } from './atomic_fs.js';
 import { NETWORK_NAMES, type NetworkName } from './reference_mapping.js';
 import { encodeSafetensors, readSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { assignTensors, writeVariable, type ExpectedTensor } from './tensor_set.js';
@@ -65,6 +66,16 @@ export interface CheckpointMeta {
   networks: NetworkName[];
   /** Free-form JSON the caller attached (trainer state summaries, the source of an import, ...). */
   extra: Record<string, unknown>;
+  /**
+   * Size and SHA-256 of every other file of the checkpoint (POSIX paths relative to it), written last by
+   * {@link sealCheckpoint}; loaders check them. Absent in checkpoints of earlier versions, which load unchecked.
+   */
+  files?: Record<string, CheckpointFileSum>;
+}
+
+export interface CheckpointFileSum {
+  bytes: number;
+  sha256: string;
 }
 
 /** The networks of a checkpoint: any subset. */
@@ -148,12 +159,97 @@ export async function writeCheckpointFiles(dir: string, contents: CheckpointCont
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<CheckpointMeta> {
   let meta: CheckpointMeta | undefined;
   await writeDirectoryAtomic(dir, async (staging) => {
-    meta = await writeCheckpointFiles(staging, options);
+    await writeCheckpointFiles(staging, options);
     if (options.writeExtraFiles) await options.writeExtraFiles(staging);
+    meta = (await sealCheckpoint(staging)) as CheckpointMeta;
   });
   const leftovers = await findInterruptedDirectories(dir);
   for (const d of [...leftovers.complete, ...leftovers.previous, ...leftovers.incomplete]) await fs.rm(d, { recursive: true, force: true });
   return meta!;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Files under `dir`, as POSIX paths relative to it, sorted. */
+async function listTree(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listTree(dir, rel)));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * Records the size and SHA-256 of every file of the checkpoint being written in `dir` into its meta.json (made if
+ * absent, for trainers that write no networks), so that a truncated or corrupted file is found before it is
+ * loaded. Call it last, after every file is written; returns the meta.json written.
+ */
+export async function sealCheckpoint(dir: string): Promise<Partial<CheckpointMeta>> {
+  const metaPath = path.join(dir, META_FILE);
+  let meta: Partial<CheckpointMeta> = {};
+  try {
+    meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as Partial<CheckpointMeta>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const files: Record<string, CheckpointFileSum> = {};
+  for (const rel of await listTree(dir)) {
+    if (rel === META_FILE || rel === COMPLETE_MARKER) continue;
+    const file = path.join(dir, rel);
+    files[rel] = { bytes: (await fs.stat(file)).size, sha256: await sha256File(file) };
+  }
+  meta.files = files;
+  await writeStagedFile(metaPath, JSON.stringify(meta, null, 2) + '\n');
+  return meta;
+}
+
+/** A checkpoint whose files do not match the sizes and checksums its meta.json records. */
+export class CorruptCheckpointError extends Error {
+  constructor(readonly dir: string, readonly problems: readonly string[]) {
+    super(`${dir}: corrupted checkpoint (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; ${problems.length - 3} more` : ''})`);
+    this.name = 'CorruptCheckpointError';
+  }
+}
+
+/**
+ * Checks every file of checkpoint `dir` against the sizes and SHA-256 sums of its meta.json. Throws
+ * {@link CorruptCheckpointError} naming each missing, truncated or altered file (and an unreadable meta.json).
+ * A checkpoint from before checksums were recorded passes unchecked.
+ */
+export async function verifyCheckpoint(dir: string): Promise<void> {
+  const metaPath = path.join(dir, META_FILE);
+  let meta: Partial<CheckpointMeta>;
+  try {
+    meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as Partial<CheckpointMeta>;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CorruptCheckpointError(dir, [code === 'ENOENT' ? `${META_FILE} is missing` : `${META_FILE} is unreadable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`]);
+  }
+  if (meta === null || typeof meta !== 'object') throw new CorruptCheckpointError(dir, [`${META_FILE} is not a JSON object`]);
+  if (meta.files === undefined) return;
+  const problems: string[] = [];
+  for (const [rel, sum] of Object.entries(meta.files)) {
+    const file = path.join(dir, rel);
+    let size: number;
+    try {
+      size = (await fs.stat(file)).size;
+    } catch {
+      problems.push(`${rel} is missing`);
+      continue;
+    }
+    if (size !== sum.bytes) {
+      problems.push(size < sum.bytes ? `${rel} is truncated (${size} of ${sum.bytes} bytes)` : `${rel} has ${size} bytes, ${sum.bytes} were written`);
+    } else if ((await sha256File(file)) !== sum.sha256) {
+      problems.push(`${rel} does not match its checksum`);
+    }
+  }
+  if (problems.length > 0) throw new CorruptCheckpointError(dir, problems);
 }
 
 async function isCheckpoint(dir: string): Promise<boolean> {
@@ -191,6 +287,7 @@ export async function resolveCheckpointDir(dir: string, log: (line: string) => v
 /** Reads and checks meta.json and config.yaml of a checkpoint directory (no weights). */
 export async function readCheckpoint(dir: string): Promise<{ dir: string; meta: CheckpointMeta; config: ModelConfig }> {
   const resolved = await resolveCheckpointDir(dir);
+  await verifyCheckpoint(resolved);
   const metaPath = path.join(resolved, META_FILE);
   let meta: CheckpointMeta;
   try {

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { parseShard } from '@faceshifter/train';
 import { loadExperiment } from '../experiments/experiment.js';
 import { runExperiment, writeResults } from '../experiments/runner.js';
@@ -31,6 +31,7 @@ runCli(async () => {
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .demandCommand(1, 'give a command: run or report')
     .strict()
+    .fail(usageFailure)
     .parse();
   const command = String(argv._[0]);
   const file = argv.file as string;

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, runCli, selectBackend, type BackendRequest, type IdentityEncoderName } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type IdentityEncoderName } from '@faceshifter/core';
 import { runSwap } from '../swap/run.js';
 import type { FaceSelection } from '../swap/swapper.js';
 
@@ -51,6 +51,7 @@ runCli(async () => {
     .option('detector', { choices: ['ssd', 'tiny'] as const, default: 'ssd' as const, describe: 'face detector: ssd (accurate) or tiny (faster)' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
   const faceIndex = parseFaceIndex(argv.faceIndex);
   await selectBackend(argv.backend);

@@ -18,7 +18,7 @@ import {
   type IdentityEncoder,
   type RawImage,
 } from '@faceshifter/core';
-import { findCheckpoint, listCheckpoints, reconstructionLoss, train, type TrainConfig } from '@faceshifter/train';
+import { acquireRunLock, findCheckpoint, listCheckpoints, reconstructionLoss, train, type TrainConfig } from '@faceshifter/train';
 import { FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type EvalSummary, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, type EvalPair } from '../metrics/pairs.js';
 import { meanCI } from '../metrics/stats.js';
@@ -378,6 +378,9 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
   const planned = experiment.variants.map((v) => ({ v, ...variantOverrides(experiment, v, options.steps) }));
   const mine = variantsOfShard(experiment.variants.length, shard.index, shard.count).map((k) => planned[k]!);
   const summary: ExperimentRunSummary = { resultsDir: dir, evaluated: [], trained: [], skipped: [], failed: [], tables: null, interrupted: null };
+  // Shards run side by side on disjoint variants; the same shard twice would write the same runs, so it is refused.
+  await fs.mkdir(dir, { recursive: true });
+  const lock = await acquireRunLock(dir, { name: `run-shard-${shard.index}-of-${shard.count}.lock`, command: `yarn experiments run --shard ${shard.index}/${shard.count}`, notice: log });
   const ctx = new EvalContext(experiment);
   try {
     for (const { v, overrides, config } of mine) {
@@ -447,6 +450,7 @@ export async function runExperiment(fileOrExperiment: string | Experiment, optio
     }
   } finally {
     ctx.dispose();
+    await lock.release();
   }
   const collected = await collectResults(experiment, options.out);
   if (collected.every((c) => c.result)) {

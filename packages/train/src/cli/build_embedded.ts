@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { buildEmbedded } from '../data/embedded.js';
 
 runCli(async () => {
@@ -14,6 +14,7 @@ runCli(async () => {
     .option('output', { type: 'string', default: 'datasets/embedded', describe: 'dataset folder to (re)write' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend for detection' })
     .strict()
+    .fail(usageFailure)
     .parse();
   await selectBackend(argv.backend);
   const s = await buildEmbedded(argv.output);

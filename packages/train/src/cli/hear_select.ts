@@ -4,8 +4,11 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core';
 import { selectHearImages } from '../data/hear_select.js';
+import { existsSync, promises as fs, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { acquireRunLock } from '../trainers/run_lock.js';
 import { findCheckpoint } from '../trainers/training_loop.js';
 import { trainedIdentityEncoder } from '../config/train_config.js';
 
@@ -22,7 +25,19 @@ runCli(async () => {
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
+  if (!existsSync(argv.dataset)) throw new Error(`Dataset ${argv.dataset} does not exist; build one with \`yarn prepare-data --input <photos> --output ${argv.dataset}\`.`);
+  // The manifest's folder has one writer at a time (two rankings into one manifest would interleave). A folder made
+  // for it goes again if the command fails, so that a bad input leaves nothing behind.
+  const outDir = path.dirname(path.resolve(argv.out ?? path.join(argv.dataset, 'manifest-hear.csv')));
+  let created: string | null = null;
+  for (let d = outDir; !existsSync(d); d = path.dirname(d)) created = d;
+  await fs.mkdir(outDir, { recursive: true });
+  const lock = await acquireRunLock(outDir, { command: `yarn hear-select --dataset ${argv.dataset}` });
+  process.once('exit', (code) => {
+    if (code !== 0 && created) rmSync(created, { recursive: true, force: true });
+  });
   await selectBackend(argv.backend);
   const checkpoint = await findCheckpoint(argv.checkpoint);
   const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
@@ -37,5 +52,6 @@ runCli(async () => {
   } finally {
     dispose();
     identity.dispose();
+    await lock.release();
   }
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { readManifest } from '../data/manifest.js';
 
 runCli(async () => {
@@ -20,6 +20,7 @@ runCli(async () => {
     .option('weights', { type: 'string', describe: 'PyTorch weights (.pth or safetensors) of an InsightFace encoder' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .strict()
+    .fail(usageFailure)
     .parse();
   await selectBackend(argv.backend);
   const { root, rows } = await readManifest(argv.dataset);

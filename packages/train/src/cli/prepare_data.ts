@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { mergeShards, parseShard, prepareDataset, type Layout } from '../data/prepare.js';
 
 runCli(async () => {
@@ -38,6 +38,7 @@ runCli(async () => {
       return true;
     })
     .strict()
+    .fail(usageFailure)
     .parse();
 
   if (argv.merge) {

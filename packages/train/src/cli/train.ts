@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
 import { formatDuration } from '../logging/progress.js';
 import { train } from '../trainers/run.js';
 
@@ -22,6 +22,7 @@ runCli(async () => {
       return true;
     })
     .strict()
+    .fail(usageFailure)
     .parse();
 
   await selectBackend(argv.backend);

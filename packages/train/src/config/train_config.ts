@@ -51,6 +51,10 @@ const dataSchema = s.object({
   colorJitter: s.withDefault(colorJitterSchema, { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.01 }),
   /** Batches decoded ahead of the step, off its critical path. */
   prefetch: s.withDefault(s.int({ min: 0, max: 64 }), 2),
+  /** Unreadable files and manifest rows are skipped (and replaced); the run stops past this fraction of them. */
+  maxSkipFraction: s.withDefault(s.number({ min: 0, max: 1 }), 0.01),
+  /** Check every file's first and last bytes before step 1, so most bad files are found then. */
+  checkFiles: s.withDefault(s.boolean(), true),
 });
 
 const aeiLossWeights = s.object({

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage } from '@faceshifter/core';
+import { decodeImage, ImageDecodeError } from '@faceshifter/core';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
 import { drawAugment, FACESHIFTER_JITTER, writeAugmented, type AugmentParams, type ColorJitter } from './augment.js';
-import { readManifest } from './manifest.js';
+import { checkImageFiles } from './file_check.js';
+import { readManifest, type ReadManifestOptions } from './manifest.js';
 import { isImagePath, listFiles } from './prepare.js';
 
 /**
@@ -19,6 +20,12 @@ import { isImagePath, listFiles } from './prepare.js';
  *   batches ahead of the one being trained on, and decoded images stay in an LRU cache of `cacheBytes`, so after
  *   the first epoch of a small dataset nothing is decoded again. What remains on the step's path is one JS pass
  *   per image that flips, jitters and converts it into the batch buffer (augment.ts).
+ * - Bad data: a file that is missing or does not decode, and a manifest row that does not parse, is skipped with
+ *   a warning naming it, and its place in the batch is taken by another image drawn from a stream seeded by the
+ *   run's seed and the position in the data, so a run with bad files is as deterministic as one without, resumed
+ *   or not. Files are checked cheaply (first and last bytes) when the loader opens, so most bad files are known
+ *   before step 1; the rest are found when first drawn. Past `maxSkipFraction` of the dataset, the loader stops
+ *   the run with a {@link DataSkipError}.
  */
 export interface FacePairLoaderOptions {
   /** A prepared dataset folder (manifest.csv or manifest-*-of-*.csv), one manifest file, or a folder of aligned face images. */
@@ -37,7 +44,27 @@ export interface FacePairLoaderOptions {
   prefetch?: number;
   /** Budget of the decoded-image cache in bytes; default 512 MiB. */
   cacheBytes?: number;
+  /** The run stops when more than this fraction of files and manifest rows is unreadable; default 0.01. */
+  maxSkipFraction?: number;
+  /** Check every file's first and last bytes when opening; default true. */
+  checkFiles?: boolean;
+  /** Where the warning about each skipped file goes; default stderr. */
+  warn?: (line: string) => void;
 }
+
+/** More of the dataset was unreadable than `data.maxSkipFraction` allows. */
+export class DataSkipError extends Error {
+  constructor(readonly skipped: number, readonly total: number, readonly maxFraction: number, readonly first: string) {
+    super(
+      `Training data: ${skipped} of ${total} files or manifest rows are unreadable (${((100 * skipped) / total).toFixed(2)}%), more than ` +
+        `data.maxSkipFraction ${maxFraction}; the first is ${first}. Fix or remove them (\`yarn prepare-data\` rebuilds a dataset), or raise data.maxSkipFraction.`,
+    );
+    this.name = 'DataSkipError';
+  }
+}
+
+/** Warnings printed one by one before the rest are only counted (data/skipped). */
+const MAX_SKIP_WARNINGS = 50;
 
 export interface FacePairBatch {
   /** X_s, [B, R, R, 3] in [-1, 1]. */
@@ -63,6 +90,8 @@ export interface LoaderState {
   epochStart: object | null;
   cursor: number;
   epoch: number;
+  /** Indices of the files found unreadable so far (they stay skipped after a resume). */
+  skipped?: number[];
 }
 
 interface PlannedBatch {
@@ -73,20 +102,26 @@ interface PlannedBatch {
   same: boolean[];
   sourceAug: AugmentParams[];
   targetAug: AugmentParams[];
-  pixels: Promise<Map<number, Uint8Array>>;
+  /** Decoded pixels by index, or why the file could not be decoded. */
+  pixels: Promise<Map<number, Uint8Array | string>>;
 }
 
 /** The images of a dataset: a manifest's rows, or every image under a folder that has no manifest. */
-export async function listDatasetItems(source: string): Promise<DatasetItem[]> {
+export async function listDatasetItems(source: string, options: ReadManifestOptions = {}): Promise<DatasetItem[]> {
   const stat = await fs.stat(source).catch(() => undefined);
   if (!stat) throw new Error(`Dataset ${source} does not exist; prepare one with \`yarn prepare-data --input <photos> --output ${source}\` or use datasets/embedded.`);
   const hasManifest = stat.isFile() || (await fs.readdir(source)).some((n) => /^manifest(-\d+-of-\d+)?\.csv$/.test(n));
   if (hasManifest) {
-    const { root, rows } = await readManifest(source);
+    const { root, rows } = await readManifest(source, options);
     return rows.map((r) => ({ file: path.join(root, r.path), identity: r.identity }));
   }
   const files = (await listFiles(source)).filter(isImagePath);
   return files.map((f) => ({ file: path.join(source, f), identity: f.slice(0, f.length - path.extname(f).length) }));
+}
+
+function problemOf(e: unknown): string {
+  if (e instanceof ImageDecodeError) return e.reason;
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
 }
 
 export class FacePairLoader {
@@ -103,6 +138,12 @@ export class FacePairLoader {
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   private cachedBytes = 0;
   private disposed = false;
+  /** Files that could not be read, by index, with why; counted in {@link skipped}. */
+  private readonly skippedFiles = new Map<number, string>();
+  /** Decode failures seen ahead of time by prefetch; counted only when their batch is taken, in batch order. */
+  private readonly failed = new Map<number, string>();
+  private badRows: string[] = [];
+  private warnings = 0;
   readonly jitter: ColorJitter | false;
   readonly flip: boolean;
 
@@ -118,10 +159,48 @@ export class FacePairLoader {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`FacePairLoader: batchSize ${batchSize} must be a positive integer.`);
     if (!Number.isInteger(resolution) || resolution < 4) throw new Error(`FacePairLoader: resolution ${resolution} must be an integer of at least 4.`);
     if (!(sameProbability >= 0 && sameProbability <= 1)) throw new Error(`FacePairLoader: sameProbability ${sameProbability} must be in [0, 1].`);
-    const items = await listDatasetItems(options.source);
+    const badRows: string[] = [];
+    const items = await listDatasetItems(options.source, { onBadRow: (m) => badRows.push(m) });
     if (items.length === 0) throw new Error(`Dataset ${options.source} has no images.`);
     if (items.length < 2 && sameProbability < 1) throw new Error(`Dataset ${options.source} has one image; pairs of different images need at least two.`);
-    return new FacePairLoader(items, options);
+    const loader = new FacePairLoader(items, options);
+    loader.badRows = badRows;
+    const bad = options.checkFiles ?? true ? await checkImageFiles(items.map((i) => i.file)) : new Map<number, string>();
+    for (const [index, problem] of bad) loader.skippedFiles.set(index, problem);
+    // Too many bad files is one error naming the first; otherwise each is named in a warning and training goes on.
+    loader.checkSkipBudget();
+    loader.skippedFiles.clear();
+    for (const row of badRows) loader.warn(`skipping manifest row ${row}`);
+    for (const [index, problem] of bad) loader.skip(index, problem);
+    return loader;
+  }
+
+  /** Files and manifest rows skipped so far as unreadable (logged as data/skipped). */
+  get skipped(): number {
+    return this.skippedFiles.size + this.badRows.length;
+  }
+
+  private warn(message: string): void {
+    const out = this.options.warn ?? ((line: string) => process.stderr.write(line + '\n'));
+    this.warnings++;
+    if (this.warnings <= MAX_SKIP_WARNINGS) out(`[faceshifter] data: ${message}`);
+    if (this.warnings === MAX_SKIP_WARNINGS) out(`[faceshifter] data: further skipped files are counted (data/skipped in metrics.csv and TensorBoard) but not printed.`);
+  }
+
+  private skip(index: number, problem: string): void {
+    if (this.skippedFiles.has(index)) return;
+    this.skippedFiles.set(index, problem);
+    this.failed.set(index, problem);
+    this.warn(`skipping ${this.items[index]!.file}: ${problem}; another image takes its place`);
+  }
+
+  private checkSkipBudget(): void {
+    const total = this.items.length + this.badRows.length;
+    const max = this.options.maxSkipFraction ?? 0.01;
+    if (this.skipped / total <= max) return;
+    const [index, problem] = [...this.skippedFiles][0] ?? [];
+    const first = index !== undefined ? `${this.items[index]!.file} (${problem})` : `manifest row ${this.badRows[0]}`;
+    throw new DataSkipError(this.skipped, total, max, first);
   }
 
   /** Full passes over the dataset (as X_t) planned so far. */
@@ -155,7 +234,7 @@ export class FacePairLoader {
 
   /** JSON-serialisable position and RNG state as of the last batch next() returned (checkpoints save it). */
   state(): LoaderState {
-    return this.returnedState;
+    return { ...this.returnedState, skipped: [...this.skippedFiles.keys()].sort((a, b) => a - b) };
   }
 
   /** Continues from a {@link state}: the batches that follow are the ones the saved run would have seen next. */
@@ -174,9 +253,15 @@ export class FacePairLoader {
     this.cursor = s.cursor;
     this.epochCount = s.epoch;
     this.returnedState = this.snapshot();
+    // Files the saved run found unreadable stay counted, so data/skipped continues where it was.
+    for (const index of s.skipped ?? []) {
+      if (Number.isInteger(index) && index >= 0 && index < this.items.length && !this.skippedFiles.has(index)) this.skip(index, 'unreadable earlier in this run');
+    }
   }
 
   private decode(index: number): Promise<Uint8Array> {
+    const known = this.failed.get(index);
+    if (known !== undefined) return Promise.reject(new ImageDecodeError(this.items[index]!.file, known));
     const hit = this.cache.get(index);
     if (hit) {
       // Refresh its LRU position.
@@ -191,7 +276,10 @@ export class FacePairLoader {
         this.remember(index, img.data);
         return img.data;
       });
-      pending.catch(() => this.inflight.delete(index));
+      pending.catch((e: unknown) => {
+        this.inflight.delete(index);
+        this.failed.set(index, problemOf(e));
+      });
       this.inflight.set(index, pending);
     }
     return pending;
@@ -226,8 +314,7 @@ export class FacePairLoader {
       batch.sourceAug.push(same ? targetAug : drawAugment(this.rng, this.jitter, this.flip));
     }
     const wanted = [...new Set([...batch.sourceIndex, ...batch.targetIndex])];
-    const pixels = Promise.all(wanted.map(async (i) => [i, await this.decode(i)] as const)).then((pairs) => new Map(pairs));
-    pixels.catch(() => undefined); // surfaced when the batch is taken
+    const pixels = Promise.all(wanted.map(async (i) => [i, await this.decode(i).catch(problemOf)] as const)).then((pairs) => new Map(pairs));
     return { ...batch, pixels, after: this.snapshot() };
   }
 
@@ -243,26 +330,51 @@ export class FacePairLoader {
     const planned = this.queue.shift()!;
     this.returnedState = planned.after;
     this.fill();
-    let pixels: Map<number, Uint8Array>;
-    try {
-      pixels = await planned.pixels;
-    } catch (e) {
-      throw new Error(`Training data: ${e instanceof Error ? e.message : String(e)} Rebuild the dataset with \`yarn prepare-data\`, or remove the file from its manifest.`);
+    const pixels = await planned.pixels;
+    // Where a file is bad, another takes its place: drawn from a stream keyed by the batch's position in the data,
+    // so the replacement is the same whenever the bad file was found and whether or not the run was resumed.
+    const position = `${planned.after.epoch}:${planned.after.cursor}`;
+    const target: [number, Uint8Array][] = [];
+    const source: [number, Uint8Array][] = [];
+    for (let k = 0; k < planned.targetIndex.length; k++) {
+      const t = await this.usable(planned.targetIndex[k]!, pixels, `${position}:${k}:t`);
+      target.push(t);
+      source.push(planned.same[k] ? t : await this.usable(planned.sourceIndex[k]!, pixels, `${position}:${k}:s`, t[0]));
     }
     const r = this.options.resolution;
     const b = this.options.batchSize;
-    const assemble = (indices: number[], aug: AugmentParams[]): tf.Tensor4D => {
+    const assemble = (images: [number, Uint8Array][], aug: AugmentParams[]): tf.Tensor4D => {
       const buf = new Float32Array(b * r * r * 3);
-      indices.forEach((idx, k) => writeAugmented(pixels.get(idx)!, r, aug[k]!, buf, k * r * r * 3));
+      images.forEach(([, px], k) => writeAugmented(px, r, aug[k]!, buf, k * r * r * 3));
       return tf.tensor4d(buf, [b, r, r, 3]);
     };
     return {
-      target: assemble(planned.targetIndex, planned.targetAug),
-      source: assemble(planned.sourceIndex, planned.sourceAug),
+      target: assemble(target, planned.targetAug),
+      source: assemble(source, planned.sourceAug),
       same: tf.tensor1d(planned.same.map((s) => (s ? 1 : 0))),
-      sourceIndex: planned.sourceIndex,
-      targetIndex: planned.targetIndex,
+      sourceIndex: source.map(([i]) => i),
+      targetIndex: target.map(([i]) => i),
     };
+  }
+
+  /**
+   * The image at `index`, or, if it is unreadable, the first readable one of a seeded sequence of replacements
+   * (never `avoid`, the other image of a pair). A newly found bad file is counted here, in batch order.
+   */
+  private async usable(index: number, pixels: Map<number, Uint8Array | string>, key: string, avoid?: number): Promise<[number, Uint8Array]> {
+    const n = this.items.length;
+    let candidate = index;
+    for (let attempt = 0; attempt <= 100 * n; attempt++) {
+      if (candidate !== avoid || n === 1) {
+        let px: Uint8Array | string | undefined = this.skippedFiles.has(candidate) ? this.skippedFiles.get(candidate)! : pixels.get(candidate);
+        px ??= await this.decode(candidate).catch(problemOf);
+        if (typeof px !== 'string') return [candidate, px];
+        this.skip(candidate, px);
+        this.checkSkipBudget();
+      }
+      candidate = Math.floor(seedrandom(`${String(this.options.seed)}|replace|${key}|${attempt}`)() * n);
+    }
+    throw new Error(`Training data: no readable image found to replace ${this.items[index]!.file}; check the dataset ${this.options.source}.`);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FacePairBatch> {

@@ -60,12 +60,21 @@ function num(file: string, line: number, rec: Record<string, string>, key: strin
   return v;
 }
 
+export interface ReadManifestOptions {
+  /**
+   * Called for a bad row (empty path, a non-number where a number belongs) instead of throwing: the row is left
+   * out. `message` names the file, the line and the column. The training loader skips bad rows this way.
+   */
+  onBadRow?: (message: string) => void;
+}
+
 /** Parses one manifest CSV file; errors name the file, the line and the column. */
-export async function readManifestFile(file: string): Promise<ManifestRow[]> {
+export async function readManifestFile(file: string, options: ReadManifestOptions = {}): Promise<ManifestRow[]> {
   const text = await fs.readFile(file, 'utf8');
   let records: Record<string, string>[];
   try {
-    records = parse(text, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+    // Leniently read, a row with too few or too many cells is one bad row, not a bad file.
+    records = parse(text, { columns: true, skip_empty_lines: true, bom: true, relax_column_count: options.onBadRow !== undefined }) as Record<string, string>[];
   } catch (e) {
     throw new Error(`${file} is not a valid CSV manifest (${e instanceof Error ? e.message : String(e)}).`);
   }
@@ -73,23 +82,35 @@ export async function readManifestFile(file: string): Promise<ManifestRow[]> {
     const missing = ['path', 'identity'].filter((c) => !(c in records[0]!));
     if (missing.length) throw new Error(`${file} has no '${missing.join("', '")}' column; a manifest needs at least path and identity.`);
   }
-  return records.map((rec, i) => {
-    const line = i + 2;
-    if (!rec.path) throw new Error(`${file}:${line}: empty 'path'.`);
-    const has = (k: string): boolean => rec[k] !== undefined && rec[k] !== '';
-    return {
-      path: rec.path,
-      identity: rec.identity || rec.path,
-      source: rec.source ?? '',
-      face: has('face') ? num(file, line, rec, 'face') : 0,
-      score: has('score') ? num(file, line, rec, 'score') : NaN,
-      detector: rec.detector ?? '',
-      box: has('box_x') ? (['box_x', 'box_y', 'box_w', 'box_h'].map((k) => num(file, line, rec, k)) as ManifestRow['box']) : [NaN, NaN, NaN, NaN],
-      landmarks: has('left_eye_x')
-        ? ['left_eye', 'right_eye', 'nose', 'mouth_left', 'mouth_right'].map((p) => [num(file, line, rec, `${p}_x`), num(file, line, rec, `${p}_y`)] as [number, number])
-        : [],
-    };
+  const rows: ManifestRow[] = [];
+  const width = records.length > 0 ? Object.keys(records[0]!).length : 0;
+  records.forEach((rec, i) => {
+    try {
+      if (Object.keys(rec).length !== width) throw new Error(`${file}:${i + 2}: ${Object.keys(rec).length} cells, the header has ${width}.`);
+      rows.push(parseRow(file, i + 2, rec));
+    } catch (e) {
+      if (!options.onBadRow) throw e;
+      options.onBadRow(e instanceof Error ? e.message : String(e));
+    }
   });
+  return rows;
+}
+
+function parseRow(file: string, line: number, rec: Record<string, string>): ManifestRow {
+  if (!rec.path) throw new Error(`${file}:${line}: empty 'path'.`);
+  const has = (k: string): boolean => rec[k] !== undefined && rec[k] !== '';
+  return {
+    path: rec.path,
+    identity: rec.identity || rec.path,
+    source: rec.source ?? '',
+    face: has('face') ? num(file, line, rec, 'face') : 0,
+    score: has('score') ? num(file, line, rec, 'score') : NaN,
+    detector: rec.detector ?? '',
+    box: has('box_x') ? (['box_x', 'box_y', 'box_w', 'box_h'].map((k) => num(file, line, rec, k)) as ManifestRow['box']) : [NaN, NaN, NaN, NaN],
+    landmarks: has('left_eye_x')
+      ? ['left_eye', 'right_eye', 'nose', 'mouth_left', 'mouth_right'].map((p) => [num(file, line, rec, `${p}_x`), num(file, line, rec, `${p}_y`)] as [number, number])
+      : [],
+  };
 }
 
 /** `manifest.csv`, or else the sorted `manifest-<i>-of-<n>.csv` parts, of a dataset folder. */
@@ -104,12 +125,12 @@ export async function manifestFiles(dir: string): Promise<string[]> {
 }
 
 /** Reads a dataset folder's manifest (whole, or all parts) or one manifest file. */
-export async function readManifest(fileOrDir: string): Promise<{ root: string; rows: ManifestRow[] }> {
+export async function readManifest(fileOrDir: string, options: ReadManifestOptions = {}): Promise<{ root: string; rows: ManifestRow[] }> {
   const stat = await fs.stat(fileOrDir).catch(() => undefined);
   if (!stat) throw new Error(`Dataset ${fileOrDir} does not exist; build one with \`yarn prepare-data --input <photos> --output ${fileOrDir}\`.`);
-  if (stat.isFile()) return { root: path.dirname(fileOrDir), rows: await readManifestFile(fileOrDir) };
+  if (stat.isFile()) return { root: path.dirname(fileOrDir), rows: await readManifestFile(fileOrDir, options) };
   const files = await manifestFiles(fileOrDir);
   if (files.length === 0) throw new Error(`${fileOrDir} has no manifest.csv or manifest-<i>-of-<n>.csv.`);
-  const rows = (await Promise.all(files.map(readManifestFile))).flat();
+  const rows = (await Promise.all(files.map((f) => readManifestFile(f, options)))).flat();
   return { root: fileOrDir, rows };
 }

@@ -325,7 +325,7 @@ export async function mergeShards(output: string): Promise<{ faces: number; part
   if (existsSync(whole)) throw new Error(`${whole} already exists; delete it first to merge the parts again.`);
   const parts = await manifestFiles(dir);
   if (parts.length === 0) throw new Error(`${output} has no manifest-<i>-of-<n>.csv parts to merge.`);
-  const rows = (await Promise.all(parts.map(readManifestFile))).flat();
+  const rows = (await Promise.all(parts.map((f) => readManifestFile(f)))).flat();
   const skipped: SkippedRow[] = [];
   for (const name of (await fs.readdir(dir)).filter((n) => /^skipped-\d+-of-\d+\.csv$/.test(n)).sort()) {
     const { parse } = await import('csv-parse/sync');

@@ -15,7 +15,9 @@ export class MetricsCsv {
     const lines = readFileSync(this.path, 'utf8').split('\n').filter((l) => l.length > 0);
     if (lines.length === 0) return;
     this.columns = lines[0]!.split(',');
-    const kept = [lines[0]!, ...lines.slice(1).filter((l) => Number(l.split(',')[0]) <= step)];
+    // A row cut short by a crash mid-append has too few cells: dropped with the rows after the checkpoint.
+    const width = this.columns.length;
+    const kept = [lines[0]!, ...lines.slice(1).filter((l) => l.split(',').length === width && Number(l.split(',')[0]) <= step)];
     const tmp = `${this.path}.tmp-${process.pid}`;
     writeFileSync(tmp, kept.join('\n') + '\n');
     renameSync(tmp, this.path);

@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { maskedCrc32c } from './crc32c.js';
 import { ProtoWriter } from './protobuf.js';
 
@@ -47,6 +47,17 @@ export class TensorBoardWriter {
     this.writeSummary(new ProtoWriter().message(1, v), step);
   }
 
+  /**
+   * A SessionLog START event at `step`: the run (re)starts here. TensorBoard then drops every event it already
+   * read with a step >= `step` (EventAccumulator._CheckForRestartAndMaybePurge), which is how a resumed run
+   * replaces what the crashed one logged after its checkpoint. Written at the first step of a resumed run.
+   */
+  sessionStart(step: number): void {
+    const SESSION_LOG_START = 1;
+    this.writeEvent(new ProtoWriter().double(1, Date.now() / 1000).int(2, step).message(7, new ProtoWriter().int(1, SESSION_LOG_START)));
+    this.flush();
+  }
+
   /** Forces written events to disk, so a crash loses nothing already logged. */
   flush(): void {
     if (this.fd !== null) fsyncSync(this.fd);
@@ -78,4 +89,134 @@ export function encodeRecord(data: Uint8Array): Uint8Array {
   out.set(data, 12);
   view.setUint32(12 + data.length, maskedCrc32c(data), true);
   return out;
+}
+
+/** One decoded event record: the fields the step history needs, and the record's bytes to copy it unchanged. */
+export interface EventRecord {
+  wallTime: number;
+  step: number;
+  /** Which member of Event's `what` is set. */
+  kind: 'fileVersion' | 'summary' | 'sessionLog' | 'other';
+  /** SessionLog.status when kind is sessionLog (1 = START). */
+  sessionStatus?: number;
+  /** Summary value tags when kind is summary. */
+  tags: string[];
+  /** The simple_value of each tag (scalars), undefined for images and texts. */
+  values: (number | undefined)[];
+  /** The whole TFRecord (length, CRCs and data). */
+  record: Uint8Array;
+}
+
+function readVarint(buf: Uint8Array, pos: number): [bigint, number] {
+  let result = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (pos >= buf.length) throw new Error('truncated varint');
+    const b = buf[pos++]!;
+    result |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return [result, pos];
+    shift += 7n;
+  }
+}
+
+/** Fields of one protobuf message: number -> list of [wire type, value or bytes]. */
+function protoFields(buf: Uint8Array): Map<number, (bigint | Uint8Array | number)[]> {
+  const fields = new Map<number, (bigint | Uint8Array | number)[]>();
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  while (pos < buf.length) {
+    let key: bigint;
+    [key, pos] = readVarint(buf, pos);
+    const field = Number(key >> 3n);
+    const wire = Number(key & 7n);
+    let value: bigint | Uint8Array | number;
+    if (wire === 0) [value, pos] = readVarint(buf, pos);
+    else if (wire === 1) {
+      value = view.getFloat64(pos, true);
+      pos += 8;
+    } else if (wire === 5) {
+      value = view.getFloat32(pos, true);
+      pos += 4;
+    } else if (wire === 2) {
+      let len: bigint;
+      [len, pos] = readVarint(buf, pos);
+      value = buf.subarray(pos, pos + Number(len));
+      pos += Number(len);
+    } else throw new Error(`unsupported wire type ${wire}`);
+    if (pos > buf.length) throw new Error('truncated field');
+    fields.set(field, [...(fields.get(field) ?? []), value]);
+  }
+  return fields;
+}
+
+/**
+ * Reads the events of one event file in order. A torn record at the end (a crash mid-write) or a record whose CRC
+ * does not match ends the list, as TensorBoard's reader stops there.
+ */
+export function readEventFile(file: string): EventRecord[] {
+  const buf = new Uint8Array(readFileSync(file));
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: EventRecord[] = [];
+  let pos = 0;
+  while (pos + 12 <= buf.length) {
+    const len = Number(view.getBigUint64(pos, true));
+    if (view.getUint32(pos + 8, true) !== maskedCrc32c(buf.subarray(pos, pos + 8))) break;
+    if (pos + 12 + len + 4 > buf.length) break;
+    const data = buf.subarray(pos + 12, pos + 12 + len);
+    if (view.getUint32(pos + 12 + len, true) !== maskedCrc32c(data)) break;
+    const f = protoFields(data);
+    const summary = f.get(5)?.[0] as Uint8Array | undefined;
+    const session = f.get(7)?.[0] as Uint8Array | undefined;
+    const values = summary ? (protoFields(summary).get(1) ?? []).map((v) => protoFields(v as Uint8Array)) : [];
+    const tags = values.map((v) => new TextDecoder().decode((v.get(1)?.[0] as Uint8Array | undefined) ?? new Uint8Array()));
+    out.push({
+      wallTime: (f.get(1)?.[0] as number | undefined) ?? 0,
+      step: Number((f.get(2)?.[0] as bigint | undefined) ?? 0n),
+      kind: f.has(3) ? 'fileVersion' : summary ? 'summary' : session ? 'sessionLog' : 'other',
+      sessionStatus: session ? Number((protoFields(session).get(1)?.[0] as bigint | undefined) ?? 0n) : undefined,
+      tags,
+      values: values.map((v) => v.get(2)?.[0] as number | undefined),
+      record: buf.slice(pos, pos + 12 + len + 4),
+    });
+    pos += 12 + len + 4;
+  }
+  return out;
+}
+
+/** The event files of a log directory, in the order TensorBoard reads them (by name). */
+export function eventFiles(logDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(logDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => basename(n).includes('tfevents')).sort().map((n) => join(logDir, n));
+}
+
+/**
+ * Rewrites the event files of `logDir` without the summaries logged after `step` (and without a torn last record),
+ * so that a TensorBoard started after a resume sees one history whatever its purge settings. Each file is replaced
+ * atomically; files with nothing to drop are left untouched.
+ */
+export function truncateEventFiles(logDir: string, step: number): void {
+  // What a crash during an earlier rewrite left (the event file itself was still whole then).
+  for (const n of readdirSync(logDir)) if (/^\.events-rewrite-\d+\.tmp$/.test(n)) rmSync(join(logDir, n), { force: true });
+  for (const file of eventFiles(logDir)) {
+    const size = readFileSync(file).byteLength;
+    const events = readEventFile(file);
+    const kept = events.filter((e) => e.kind === 'fileVersion' || e.step <= step);
+    const keptBytes = kept.reduce((n, e) => n + e.record.byteLength, 0);
+    if (keptBytes === size) continue;
+    // Not named *tfevents*: a leftover of a crash here must not be read by TensorBoard as an event file.
+    const tmp = join(logDir, `.events-rewrite-${process.pid}.tmp`);
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const e of kept) writeSync(fd, e.record);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  }
 }

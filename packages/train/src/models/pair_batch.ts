@@ -14,5 +14,7 @@ export interface PairBatchSource {
   /** JSON-serialisable position and RNG state, as of the last batch returned by {@link next}. */
   state(): unknown;
   restore(state: unknown): void;
+  /** Unreadable files skipped so far (logged as data/skipped), where the source skips bad data. */
+  readonly skipped?: number;
   dispose(): void;
 }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { AEINet, loadCheckpoint, MultiscaleDiscriminator, writeCheckpointFiles, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { AEINet, loadCheckpoint, MultiscaleDiscriminator, writeCheckpointFiles, writeStagedFile, type IdentityEncoder, type RawImage } from '@faceshifter/core';
 import type { AEIWeights, TrainConfig } from '../config/train_config.js';
 import { sampleGrid } from '../logging/sample_grid.js';
 import { discriminatorLoss, generatorLosses, type AEINetworks } from '../models/aei_model.js';
@@ -68,7 +68,7 @@ export class AEITrainer implements TrainingTask {
   }
 
   extraScalars(): Record<string, number> {
-    return { lr: this.config.train.lr };
+    return { lr: this.config.train.lr, ...(this.data.skipped !== undefined ? { 'data/skipped': this.data.skipped } : {}) };
   }
 
   async sampleGrid(): Promise<RawImage> {
@@ -85,7 +85,7 @@ export class AEITrainer implements TrainingTask {
     });
     await saveOptimizer(path.join(dir, OPT_G), this.optG);
     await saveOptimizer(path.join(dir, OPT_D), this.optD);
-    await fs.writeFile(path.join(dir, DATA_STATE), JSON.stringify(this.data.state()));
+    await writeStagedFile(path.join(dir, DATA_STATE), JSON.stringify(this.data.state()));
   }
 
   async loadState(dir: string): Promise<void> {

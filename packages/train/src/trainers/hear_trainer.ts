@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { HEARNet, loadCheckpoint, writeCheckpointFiles, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { HEARNet, loadCheckpoint, writeCheckpointFiles, writeStagedFile, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
 import type { HEARWeights, TrainConfig } from '../config/train_config.js';
 import type { OcclusionAugmenter } from '../data/occlusion.js';
 import { sampleGrid } from '../logging/sample_grid.js';
@@ -71,7 +71,7 @@ export class HEARTrainer implements TrainingTask {
   }
 
   extraScalars(): Record<string, number> {
-    return { lr: this.config.train.lr };
+    return { lr: this.config.train.lr, ...(this.data.skipped !== undefined ? { 'data/skipped': this.data.skipped } : {}) };
   }
 
   async sampleGrid(): Promise<RawImage> {
@@ -82,7 +82,7 @@ export class HEARTrainer implements TrainingTask {
   async saveState(dir: string): Promise<void> {
     await writeCheckpointFiles(dir, { config: this.config.model, networks: { hearnet: this.nets.hearnet }, step: this.opt.iterations, extra: { stage: 'hear', name: this.config.name } });
     await saveOptimizer(path.join(dir, OPT), this.opt);
-    await fs.writeFile(path.join(dir, DATA_STATE), JSON.stringify({ data: this.data.state(), occlusion: this.occlusion.state() }));
+    await writeStagedFile(path.join(dir, DATA_STATE), JSON.stringify({ data: this.data.state(), occlusion: this.occlusion.state() }));
   }
 
   async loadState(dir: string): Promise<void> {

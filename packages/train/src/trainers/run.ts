@@ -4,10 +4,10 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
 import { loadTrainConfig, trainedIdentityEncoder, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
-import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';
 import { AEITrainer } from './aei_trainer.js';
 import { HEARTrainer } from './hear_trainer.js';
+import { acquireRunLock } from './run_lock.js';
 import { findCheckpoint, runTrainingLoop, type TrainingResult, type TrainingTask } from './training_loop.js';
 
 export const RESOLVED_CONFIG = 'config.yaml';
@@ -28,51 +28,73 @@ export interface TrainRunOptions {
 export async function train(options: TrainRunOptions): Promise<{ config: TrainConfig; runDir: string; result: TrainingResult }> {
   const configFile = options.config ?? (options.resume ? path.join(options.resume, RESOLVED_CONFIG) : undefined);
   if (!configFile) throw new Error('Missing --config <yaml> (e.g. --config configs/aei-tiny.yaml), or --resume <run dir>.');
-  if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : ''}.`);
+  if (!existsSync(configFile)) throw new Error(`Config file ${configFile} does not exist${options.resume ? '; is this a run directory made by `yarn train`?' : '.'}`);
   const config = loadTrainConfig(configFile, options.overrides ?? []);
   // The run's config.yaml is read later from other folders (swap, eval, HEAR-Net): keep the weights path absolute.
   if (config.identity.weights !== undefined) config.identity.weights = path.resolve(config.identity.weights);
   const runDir = options.resume ?? path.join(options.out ?? 'runs', config.name);
-  if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
-    throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
-  }
-  // The identity encoder first: a missing or wrong weights file fails before anything is written.
-  const identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights }).catch((e: unknown) => {
-    if (config.identity.weights !== undefined && e instanceof Error && !(e instanceof ConfigError)) throw new ConfigError('identity.weights', e.message);
-    throw e;
-  });
-  if (identity.dim !== config.model.cId) {
-    identity.dispose();
-    throw new ConfigError('model.cId', `is ${config.model.cId} but identity encoder ${config.identity.encoder} (${config.identity.weights}) gives ${identity.dim}-d embeddings; set model.cId: ${identity.dim}`);
-  }
-  await fs.mkdir(runDir, { recursive: true }).catch((e: unknown) => {
-    identity.dispose();
-    throw e;
-  });
-  await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
-  const task = await createTask(config, identity).catch((e: unknown) => {
-    identity.dispose();
-    throw e;
-  });
+  // The outermost folder this call creates (the run directory, or an --out folder above it): removed again if
+  // the run fails before training, so that a bad input leaves nothing behind.
+  const created = outermostMissing(runDir);
+  await fs.mkdir(runDir, { recursive: true });
+  // Held from before anything is written into the run until the last checkpoint: one writer per run directory.
+  const lock = await acquireRunLock(runDir, { command: options.resume ? `yarn train --resume ${runDir}` : `yarn train --config ${configFile}` });
   try {
-    logConfig(runDir, config);
-    const result = await runTrainingLoop(task, {
-      runDir,
-      steps: config.train.steps,
-      logEvery: config.train.logEvery,
-      sampleEvery: config.train.sampleEvery,
-      checkpointEvery: config.train.checkpointEvery,
-      keepLast: config.train.keepLast,
-      monitor: config.train.monitor,
-      resume: options.resume !== undefined,
-      label: config.name,
-      progressStream: options.progressStream,
-    });
-    return { config, runDir, result };
+    if (!options.resume && existsSync(path.join(runDir, 'checkpoints'))) {
+      throw new Error(`Run directory ${runDir} already holds a run; continue it with --resume ${runDir}, or pick another --out or --set name=<new name>.`);
+    }
+    let identity: IdentityEncoder | undefined;
+    let task: TrainingTask & { dispose(): void };
+    try {
+      // The identity encoder first: a missing or wrong weights file fails before the data is opened.
+      identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights }).catch((e: unknown) => {
+        if (config.identity.weights !== undefined && e instanceof Error && !(e instanceof ConfigError)) throw new ConfigError('identity.weights', e.message);
+        throw e;
+      });
+      if (identity.dim !== config.model.cId) {
+        throw new ConfigError('model.cId', `is ${config.model.cId} but identity encoder ${config.identity.encoder} (${config.identity.weights}) gives ${identity.dim}-d embeddings; set model.cId: ${identity.dim}`);
+      }
+      task = await createTask(config, identity);
+    } catch (e) {
+      identity?.dispose();
+      // Nothing trained yet: a new run directory goes again, so that a fixed config can start under the same name.
+      if (created) {
+        await lock.release();
+        await fs.rm(created, { recursive: true, force: true });
+      }
+      throw e;
+    }
+    try {
+      // Only now, when the config has proved usable: a --resume with a bad --set leaves the run's config.yaml as it was.
+      await writeFileAtomic(path.join(runDir, RESOLVED_CONFIG), stringifyYaml(config));
+      const result = await runTrainingLoop(task, {
+        runDir,
+        steps: config.train.steps,
+        logEvery: config.train.logEvery,
+        sampleEvery: config.train.sampleEvery,
+        checkpointEvery: config.train.checkpointEvery,
+        keepLast: config.train.keepLast,
+        monitor: config.train.monitor,
+        resume: options.resume !== undefined,
+        label: config.name,
+        progressStream: options.progressStream,
+        // The resolved config as a TensorBoard text, so a run's settings sit beside its curves.
+        texts: { config: '```yaml\n' + stringifyYaml(config) + '```' },
+      });
+      return { config, runDir, result };
+    } finally {
+      task.dispose();
+      identity.dispose();
+    }
   } finally {
-    task.dispose();
-    identity.dispose();
+    await lock.release();
   }
+}
+
+function outermostMissing(dir: string): string | null {
+  let missing: string | null = null;
+  for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) missing = d;
+  return missing;
 }
 
 /** The trainer of the config's stage; it owns everything it is given but the identity encoder. */
@@ -86,6 +108,8 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
     jitter: config.data.colorJitter,
     flip: config.data.flip,
     prefetch: config.data.prefetch,
+    maxSkipFraction: config.data.maxSkipFraction,
+    checkFiles: config.data.checkFiles,
   });
   if (config.stage === 'aei') return new AEITrainer(config, identity, loader);
   const hear = config.hear!;
@@ -117,9 +141,3 @@ async function readOccluders(dir: string): Promise<RawImage[]> {
   }));
 }
 
-/** The resolved config as a TensorBoard text summary, so a run's settings sit beside its curves. */
-function logConfig(runDir: string, config: TrainConfig): void {
-  const tb = new TensorBoardWriter(runDir, { fileSuffix: '.config' });
-  tb.text('config', '```yaml\n' + stringifyYaml(config) + '```', 0);
-  tb.close();
-}

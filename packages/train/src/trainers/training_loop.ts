@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodePng, writeDirectoryAtomic, writeFileAtomic, type RawImage } from '@faceshifter/core';
+import { COMPLETE_MARKER, CorruptCheckpointError, encodePng, sealCheckpoint, verifyCheckpoint, writeDirectoryAtomic, writeFileAtomic, writeStagedFile, type RawImage } from '@faceshifter/core';
 import { MetricsCsv } from '../logging/metrics_csv.js';
 import { ProgressBar } from '../logging/progress.js';
-import { TensorBoardWriter } from '../logging/tensorboard.js';
+import { TensorBoardWriter, truncateEventFiles } from '../logging/tensorboard.js';
 
 /**
  * What a trainer (AEI, HEAR) gives the loop. The loop owns everything around the step, once: progress, logging,
@@ -42,6 +42,10 @@ export interface TrainingLoopOptions {
   progressStream?: NodeJS.WriteStream;
   /** Stops after this many steps of this invocation, as if interrupted (tests; "preemption"). */
   stopAfter?: number;
+  /** Markdown texts logged to TensorBoard where this invocation starts (e.g. the resolved config). */
+  texts?: Record<string, string>;
+  /** Where notices go (a corrupted checkpoint skipped on resume, ...); default stderr. */
+  log?: (line: string) => void;
 }
 
 export type TrainingOutcome = 'completed' | 'interrupted';
@@ -64,6 +68,19 @@ export class NonFiniteLossError extends Error {
         (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (continue with --resume after lowering train.lr or the loss weights).` : 'No checkpoint was written yet: lower train.lr or the loss weights and start again.'),
     );
     this.name = 'NonFiniteLossError';
+  }
+}
+
+/** A checkpoint could not be written (a full disk, an I/O error); the previous one is intact. */
+export class CheckpointWriteError extends Error {
+  constructor(readonly step: number, override readonly cause: unknown, readonly lastCheckpoint: string | null, runDir: string) {
+    super(
+      `could not write the checkpoint of step ${step} (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}); training stopped. ` +
+        (lastCheckpoint
+          ? `The previous checkpoint ${lastCheckpoint} is intact: free space (or fix the disk), then continue with --resume ${runDir}.`
+          : 'No checkpoint was written before: free space (or fix the disk) and start again.'),
+    );
+    this.name = 'CheckpointWriteError';
   }
 }
 
@@ -100,16 +117,20 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
   let lastCheckpoint: string | null = null;
   const metrics = new MetricsCsv(path.join(options.runDir, 'metrics.csv'));
 
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   if (options.resume) {
-    const newest = (await listCheckpoints(options.runDir)).at(-1);
-    if (!newest) throw new Error(`--resume ${options.runDir}: no checkpoint found under ${path.join(options.runDir, CHECKPOINTS)}; start without --resume.`);
-    await task.loadState(newest.dir);
-    state = JSON.parse(await fs.readFile(path.join(newest.dir, STATE_FILE), 'utf8')) as LoopState;
-    lastCheckpoint = newest.dir;
+    await recoverInterruptedSaves(path.join(options.runDir, CHECKPOINTS), log);
+    const restored = await restoreNewestIntact(task, options.runDir, log);
+    state = restored.state;
+    lastCheckpoint = restored.dir;
     metrics.truncateAfter(state.step);
+    // One history in TensorBoard: events logged after the checkpoint are dropped from the older event files.
+    truncateEventFiles(options.runDir, state.step);
   }
-
   const tb = new TensorBoardWriter(options.runDir);
+  // A TensorBoard that read the orphaned events before they were dropped purges them on this event.
+  if (options.resume) tb.sessionStart(state.step + 1);
+  for (const [tag, markdown] of Object.entries(options.texts ?? {})) tb.text(tag, markdown, options.resume ? state.step + 1 : 0);
   const progress = new ProgressBar({ total: options.steps, start: state.step, label: options.label, stream: options.progressStream });
   const first: Record<string, number> = {};
   const last: Record<string, number> = {};
@@ -138,10 +159,15 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
       intervalCount = 0;
     }
     const dir = path.join(options.runDir, CHECKPOINTS, checkpointName(state.step));
-    await writeDirectoryAtomic(dir, async (staging) => {
-      await task.saveState(staging);
-      await fs.writeFile(path.join(staging, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-    });
+    try {
+      await writeDirectoryAtomic(dir, async (staging) => {
+        await task.saveState(staging);
+        await writeStagedFile(path.join(staging, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+        await sealCheckpoint(staging);
+      });
+    } catch (e) {
+      throw new CheckpointWriteError(state.step, e, lastCheckpoint, options.runDir);
+    }
     lastCheckpoint = dir;
     await rotateCheckpoints(options.runDir, options.keepLast, state.best?.step ?? null);
   };
@@ -165,7 +191,9 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
         first[k] ??= v;
         last[k] = v;
       }
-      if (state.step % options.logEvery === 0 || state.step === options.steps || state.step === startStepThisRun + 1) {
+      // Step 1 always, to show a run has started; not a resumed run's first step, whose extra row an uninterrupted run
+      // would not have (metrics.csv and TensorBoard must read as one run).
+      if (state.step % options.logEvery === 0 || state.step === options.steps || state.step === 1) {
         for (const [tag, value] of Object.entries(logged)) tb.scalar(tag, value, state.step);
         metrics.append(state.step, logged);
       }
@@ -177,12 +205,84 @@ export async function runTrainingLoop(task: TrainingTask, options: TrainingLoopO
       if (options.stopAfter !== undefined && state.step - startStepThisRun >= options.stopAfter) interrupted = true;
     }
     if (interrupted && lastCheckpoint !== path.join(options.runDir, CHECKPOINTS, checkpointName(state.step))) await checkpoint();
+  } catch (e) {
+    throw explainWriteFailure(e, state.step, lastCheckpoint, options.runDir);
   } finally {
     process.off('SIGINT', onSigint);
     progress.done();
     tb.close();
   }
   return { outcome: interrupted ? 'interrupted' : 'completed', step: state.step, first, last, lastCheckpoint, wallMs: performance.now() - started };
+}
+
+/** A failed write of a run file (metrics, events, samples) as one line saying what survives and what to do. */
+function explainWriteFailure(e: unknown, step: number, lastCheckpoint: string | null, runDir: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (!(e instanceof Error) || (code !== 'ENOSPC' && code !== 'EIO' && code !== 'EDQUOT' && code !== 'EROFS')) return e;
+  const where = (e as NodeJS.ErrnoException).path ?? runDir;
+  return new Error(
+    `${code} while writing ${where} after step ${step}; training stopped. ` +
+      (lastCheckpoint ? `The checkpoint ${lastCheckpoint} is intact: free space (or fix the disk), then continue with --resume ${runDir}.` : 'No checkpoint was written yet: free space and start again.'),
+  );
+}
+
+/**
+ * Loads the newest checkpoint that passes verification. A corrupted or unloadable one is renamed to
+ * `<dir>.corrupt-<time>` (kept for inspection, out of the rotation) and the one before it is tried, saying so.
+ */
+async function restoreNewestIntact(task: TrainingTask, runDir: string, log: (line: string) => void): Promise<{ state: LoopState; dir: string }> {
+  const candidates = (await listCheckpoints(runDir)).reverse();
+  if (candidates.length === 0) throw new Error(`--resume ${runDir}: no checkpoint found under ${path.join(runDir, CHECKPOINTS)}; start without --resume.`);
+  const rejected: string[] = [];
+  for (const c of candidates) {
+    try {
+      await verifyCheckpoint(c.dir);
+    } catch (e) {
+      // Only damage on disk falls back; a checkpoint that verifies but does not load (another model config given
+      // with --set, say) is the user's to fix, and is reported as it is.
+      if (!(e instanceof CorruptCheckpointError)) throw e;
+      const aside = `${c.dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await fs.rename(c.dir, aside);
+      log(`[faceshifter] --resume: ${e.message}; moved it to ${path.basename(aside)} and trying the checkpoint before it.`);
+      rejected.push(c.dir);
+      continue;
+    }
+    await task.loadState(c.dir);
+    const state = JSON.parse(await fs.readFile(path.join(c.dir, STATE_FILE), 'utf8')) as LoopState;
+    if (rejected.length > 0) log(`[faceshifter] --resume: continuing from ${c.dir}, the newest intact checkpoint (step ${state.step}).`);
+    return { state, dir: c.dir };
+  }
+  throw new Error(`--resume ${runDir}: none of its ${candidates.length} checkpoint(s) is intact (see above); start the run again without --resume, in another directory.`);
+}
+
+/**
+ * What a crash in the middle of {@link writeDirectoryAtomic} left in the checkpoints folder: a complete staged copy
+ * or a copy set aside whose final name is missing is put back under it; anything else is deleted. Only the lock
+ * holder calls this, so no save of another process is in flight.
+ */
+async function recoverInterruptedSaves(root: string, log: (line: string) => void): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(root);
+  } catch {
+    return;
+  }
+  // Complete staged copies first: they are newer than copies set aside.
+  const leftovers = names
+    .map((n) => /^(step-\d{8})\.(tmp|old)-/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => (a[2] === b[2] ? 0 : a[2] === 'tmp' ? -1 : 1));
+  for (const m of leftovers) {
+    const full = path.join(root, m.input);
+    const target = path.join(root, m[1]!);
+    const complete = m[2] === 'old' || (await fs.access(path.join(full, COMPLETE_MARKER)).then(() => true, () => false));
+    if (complete && !names.includes(m[1]!) && !(await fs.access(target).then(() => true, () => false))) {
+      await fs.rename(full, target);
+      log(`[faceshifter] ${target}: a save was interrupted before its final rename; restored it from ${path.basename(full)}.`);
+    } else {
+      await fs.rm(full, { recursive: true, force: true });
+    }
+  }
 }
 
 async function logSamples(task: TrainingTask, tb: TensorBoardWriter, runDir: string, step: number): Promise<void> {
@@ -210,13 +310,25 @@ function shortLosses(scalars: Record<string, number>): Record<string, number> {
  * The checkpoint directory meant by a path a user typed: a checkpoint itself (it has meta.json), or a run
  * directory, whose newest checkpoint is taken.
  */
-export async function findCheckpoint(runOrCheckpoint: string): Promise<string> {
+export async function findCheckpoint(runOrCheckpoint: string, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<string> {
   try {
     await fs.access(path.join(runOrCheckpoint, 'meta.json'));
     return runOrCheckpoint;
   } catch {
-    const newest = (await listCheckpoints(runOrCheckpoint)).at(-1);
-    if (newest) return newest.dir;
-    throw new Error(`${runOrCheckpoint}: neither a checkpoint (no meta.json) nor a run directory with checkpoints; point it at runs/<name> or runs/<name>/checkpoints/step-N.`);
+    const all = (await listCheckpoints(runOrCheckpoint)).reverse();
+    if (all.length === 0) {
+      throw new Error(`${runOrCheckpoint}: neither a checkpoint (no meta.json) nor a run directory with checkpoints; point it at runs/<name> or runs/<name>/checkpoints/step-N.`);
+    }
+    // The newest intact one: a checkpoint corrupted on disk is named and passed over, not loaded.
+    for (const c of all) {
+      try {
+        await verifyCheckpoint(c.dir);
+        if (c !== all[0]) log(`[faceshifter] ${runOrCheckpoint}: using ${c.dir}, the newest intact checkpoint.`);
+        return c.dir;
+      } catch (e) {
+        log(`[faceshifter] ${e instanceof Error ? e.message : String(e)}; passing over it.`);
+      }
+    }
+    throw new Error(`${runOrCheckpoint}: none of its ${all.length} checkpoint(s) is intact (see above); retrain, or restore a checkpoint from a backup.`);
   }
 }
