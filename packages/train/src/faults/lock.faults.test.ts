@@ -38,17 +38,19 @@ async function race(dir: string, n: number): Promise<string[]> {
     try {
       const lock = await acquireRunLock(process.argv[1], { notice: (l) => process.stdout.write('notice ' + l + '\\n') });
       const t0 = Date.now();
-      await new Promise((r) => setTimeout(r, 3000));
+      await new Promise((r) => setTimeout(r, Number(process.argv[3])));
       process.stdout.write('won ' + t0 + ' ' + Date.now() + '\\n');
       await lock.release();
     } catch (e) {
       process.stdout.write('refused ' + e.message + '\\n');
     }`;
   // Far enough ahead that every process is waiting at the barrier when it opens, even on a loaded machine.
-  const start = Date.now() + 4000 + 500 * n;
+  const start = Date.now() + 2000 + 400 * n;
+  // Held long enough that every racer has tried before it is released.
+  const hold = LONG ? 3000 : 1500;
   const outputs = await Promise.all(
     Array.from({ length: n }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir, String(start)], {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir, String(start), String(hold)], {
         cwd: REPO,
         env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'tsconfig.check.json') },
       });
