@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+const WEBGPU_TESTS = 'packages/*/src/**/*.webgpu.test.ts';
 
 // Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
 export default defineConfig({
@@ -18,10 +20,15 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
-    projects: (['wasm', 'cpu'] as const).map((backend) => ({
-      extends: true as const,
-      test: { name: backend, env: { FACESHIFTER_BACKEND: backend } },
-    })),
+    // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference). The
+    // `webgpu` project runs only the *.webgpu.test.ts audits (webgpu against cpu), and skips them, saying why, where
+    // no WebGPU adapter is found; .ci/run gives it SwiftShader.
+    projects: [
+      ...(['wasm', 'cpu'] as const).map((backend) => ({
+        extends: true as const,
+        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: [...configDefaults.exclude, WEBGPU_TESTS] },
+      })),
+      { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS] } },
+    ],
   },
 });
