@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decodeImage, imageToTensor } from '../faces/image_io.js';
 import { loadIdentityEncoder } from '../identity/registry.js';
+import { selectBackend } from './select_backend.js';
 import { describeOnWebGPU, readAndDispose, relativeL2, webgpuMemory } from '../test_utils/webgpu_tests.js';
 import { auditedOps, type Op } from './test_utils/audited_ops.js';
 
@@ -23,7 +24,10 @@ function outputAndGrads(op: Op, args: tf.Tensor[]): tf.Tensor[] {
 }
 
 async function on(backend: 'cpu' | 'webgpu'): Promise<void> {
-  if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
+  await selectBackend(backend, { log: () => {} });
+  // On SwiftShader one tf.grad call can block this worker for a minute (shader compilation, emulated dispatches);
+  // vitest's worker RPC times out when a call to it is pending across such a block, so let pending calls settle.
+  if (backend === 'webgpu') await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 const worst: Record<string, number> = {};
