@@ -5,7 +5,7 @@ import { decodeImage, imageToTensor } from '../faces/image_io.js';
 import { loadIdentityEncoder } from '../identity/registry.js';
 import { selectBackend } from './select_backend.js';
 import { describeOnWebGPU, readAndDispose, relativeL2, webgpuMemory } from '../test_utils/webgpu_tests.js';
-import { auditedOps, type Op } from './test_utils/audited_ops.js';
+import { auditedOps, outputAndGradTensors as outputAndGrads } from './test_utils/audited_ops.js';
 
 /**
  * The webgpu backend against cpu, the reference: the output and the gradient of every input of every audited op
@@ -13,15 +13,6 @@ import { auditedOps, type Op } from './test_utils/audited_ops.js';
  * of 1e-4 per tensor, without leaking tensors or GPU buffers. The worst error of each op is printed for the record.
  */
 const TOLERANCE = 1e-4;
-
-/** Output and input gradients of sum(op(args) * w), w a fixed random weighting, as tensors. */
-function outputAndGrads(op: Op, args: tf.Tensor[]): tf.Tensor[] {
-  return tf.tidy(() => {
-    const y = op(args);
-    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 99);
-    return [y, ...tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(op(a), w)))(args)];
-  });
-}
 
 async function on(backend: 'cpu' | 'webgpu'): Promise<void> {
   await selectBackend(backend, { log: () => {} });

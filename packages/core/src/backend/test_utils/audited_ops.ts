@@ -117,13 +117,17 @@ export function auditedOps(): Record<string, [tf.Tensor[], Op]> {
 
 /** Output and gradients of sum(op(args) * w) for a fixed random w, on the current backend. */
 export function outputAndGrads(op: Op, args: tf.Tensor[]): { values: Float32Array[]; count: number } {
-  const result = tf.tidy(() => {
-    const y = op(args);
-    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 99);
-    const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(op(a), w)))(args);
-    return [y, ...grads];
-  });
+  const result = outputAndGradTensors(op, args);
   const values = result.map((t) => t.dataSync() as Float32Array);
   tf.dispose(result);
   return { values, count: values.length };
+}
+
+/** The output of `op` and the gradients of sum(op(args) * w) for a fixed random w, as tensors (for async reads). */
+export function outputAndGradTensors(op: Op, args: tf.Tensor[]): tf.Tensor[] {
+  return tf.tidy(() => {
+    const y = op(args);
+    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 99);
+    return [y, ...tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(op(a), w)))(args)];
+  });
 }
