@@ -26,9 +26,10 @@ export default defineConfig({
     projects: [
       ...(['wasm', 'cpu'] as const).map((backend) => ({
         extends: true as const,
-        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: [...configDefaults.exclude, WEBGPU_TESTS] },
+        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: [...configDefaults.exclude, WEBGPU_TESTS], sequence: { groupOrder: 0 } },
       })),
-      { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS] } },
+      // After the others, not beside them: SwiftShader keeps every core busy and would starve their timed-out tests.
+      { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS], sequence: { groupOrder: 1 } } },
     ],
   },
 });
