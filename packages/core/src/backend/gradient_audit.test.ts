@@ -86,7 +86,7 @@ describe('gradient audit on wasm', () => {
       tf.dispose([value, ...Object.values(grads)]);
     });
     await useBackend('cpu');
-    const replayed = replayKernels(calls);
+    const replayed = await replayKernels(calls);
     const failing = Object.entries(replayed).filter(([, r]) => !(r.worst <= 1e-4)).map(([k, r]) => `${k}: ${r.worst} over ${r.calls} calls`);
     expect(Object.keys(replayed).length).toBeGreaterThan(20);
     expect(failing).toEqual([]);

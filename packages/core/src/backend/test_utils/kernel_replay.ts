@@ -46,10 +46,14 @@ export function recordKernels(fn: () => void): KernelCall[] {
   return calls;
 }
 
-/** Per kernel name: the worst relative L2 error of the replayed outputs against the recorded ones, and the call count. */
-export function replayKernels(calls: KernelCall[]): Record<string, { calls: number; worst: number }> {
+/**
+ * Per kernel name: the worst relative L2 error of the replayed outputs against the recorded ones, and the call count.
+ * It yields to the event loop between calls: a long synchronous replay makes vitest's worker RPC time out.
+ */
+export async function replayKernels(calls: KernelCall[]): Promise<Record<string, { calls: number; worst: number }>> {
   const result: Record<string, { calls: number; worst: number }> = {};
-  for (const call of calls) {
+  for (const [index, call] of calls.entries()) {
+    if (index % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
     const make = (r: TensorRecord): tf.Tensor => tf.tensor(r.values, r.shape, r.dtype);
     const inputs = Array.isArray(call.inputs) ? call.inputs.map(make) : Object.fromEntries(Object.entries(call.inputs).map(([k, r]) => [k, make(r)]));
     const out = tf.engine().runKernel(call.kernelName, inputs as tf.NamedTensorMap, call.attrs);
