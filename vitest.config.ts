@@ -3,6 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
+// Each project sets its own include: a root include would be merged into the webgpu project's.
+const ALL_TESTS = ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'];
 const WEBGPU_TESTS = 'packages/*/src/**/*.webgpu.test.ts';
 
 // Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
@@ -15,7 +17,6 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
@@ -26,7 +27,7 @@ export default defineConfig({
     projects: [
       ...(['wasm', 'cpu'] as const).map((backend) => ({
         extends: true as const,
-        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, exclude: [...configDefaults.exclude, WEBGPU_TESTS], sequence: { groupOrder: 0 } },
+        test: { name: backend, env: { FACESHIFTER_BACKEND: backend }, include: ALL_TESTS, exclude: [...configDefaults.exclude, WEBGPU_TESTS], sequence: { groupOrder: 0 } },
       })),
       // After the others, not beside them: SwiftShader keeps every core busy and would starve their timed-out tests.
       { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS], sequence: { groupOrder: 1 } } },
