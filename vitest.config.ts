@@ -1,7 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+// Each project sets its own include: a root include would be merged into the webgpu project's.
+const ALL_TESTS = ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'];
+const WEBGPU_TESTS = 'packages/*/src/**/*.webgpu.test.ts';
+const FAULT_TESTS = 'packages/*/src/**/*.faults.test.ts';
 
 // Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
 export default defineConfig({
@@ -20,20 +25,25 @@ export default defineConfig({
     // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
     // The fault-injection suite (*.faults.test.ts: kills, locks, disk faults, bad files and bad inputs) tests what
     // does not depend on the tensor backend, so it runs once, on wasm; `yarn test:faults` runs its long form.
+    // The `webgpu` project runs only the *.webgpu.test.ts audits (webgpu against cpu), and skips them, saying why,
+    // where no WebGPU adapter is found.
     projects: [
       ...(['wasm', 'cpu'] as const).map((backend) => ({
         extends: true as const,
         test: {
           name: backend,
-          include: ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/*.faults.test.ts'],
+          include: ALL_TESTS,
+          exclude: [...configDefaults.exclude, FAULT_TESTS, WEBGPU_TESTS],
           env: { FACESHIFTER_BACKEND: backend },
+          sequence: { groupOrder: 0 },
         },
       })),
       {
         extends: true as const,
-        test: { name: 'faults', include: ['packages/*/src/**/*.faults.test.ts'], env: { FACESHIFTER_BACKEND: 'wasm' } },
+        test: { name: 'faults', include: [FAULT_TESTS], env: { FACESHIFTER_BACKEND: 'wasm' }, sequence: { groupOrder: 0 } },
       },
+      // After the others, not beside them: SwiftShader keeps every core busy and would starve their timed-out tests.
+      { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS], sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -1,6 +1,17 @@
 import { selectBackend, type BackendRequest } from '@faceshifter/core';
 
 // Each test file runs on one backend, named by FACESHIFTER_BACKEND: vitest.config.ts runs the suite once on wasm
-// (what training here uses) and once on cpu (the correctness reference). Run one with `yarn test --project cpu`.
+// (what training here uses) and once on cpu (the correctness reference), and the webgpu audits on webgpu. Run one
+// with `yarn test --project cpu`.
 const backend = (process.env.FACESHIFTER_BACKEND ?? 'wasm') as BackendRequest;
-await selectBackend(backend, { log: () => {} });
+if (backend === 'webgpu') {
+  // No adapter is not a failure here: the webgpu tests skip, naming the reason (test_utils/webgpu_tests.ts).
+  try {
+    await selectBackend('webgpu', { log: (line) => process.stderr.write(line + '\n') });
+  } catch (e) {
+    process.env.FACESHIFTER_WEBGPU_UNAVAILABLE = e instanceof Error ? e.message : String(e);
+    await selectBackend('cpu', { log: () => {} });
+  }
+} else {
+  await selectBackend(backend, { log: () => {} });
+}

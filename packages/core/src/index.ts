@@ -7,6 +7,8 @@
 export { selectBackend, BackendUnavailableError, BACKEND_CHOICES } from './backend/select_backend.js';
 export type { BackendRequest, BackendName, SelectBackendOptions } from './backend/select_backend.js';
 export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
+export { probeWebGPUAdapter, describeWebGPUAdapter, currentWebGPUAdapter } from './backend/webgpu.js';
+export type { WebGPUAdapter } from './backend/webgpu.js';
 
 // Command-line plumbing shared by the packages' commands.
 export { runCli, usageFailure } from './cli/run_cli.js';

@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, selectBackend } from './select_backend.js';
+import { probeWebGPUAdapter, type WebGPUAdapter } from './webgpu.js';
+
+/** The WebGPU adapter of this machine, or null (then the webgpu cases check the error instead). */
+async function adapterOrNull(): Promise<WebGPUAdapter | null> {
+  try {
+    return await probeWebGPUAdapter();
+  } catch {
+    return null;
+  }
+}
 
 describe('selectBackend', () => {
   const initial = tf.getBackend();
@@ -18,11 +28,42 @@ describe('selectBackend', () => {
     }
   });
 
-  it('auto falls back past the native backend when it is not installed', async () => {
+  it('auto falls back past the native backend when it is not installed, and takes webgpu only on a hardware adapter', async () => {
     const lines: string[] = [];
     const chosen = await selectBackend('auto', { log: (l) => lines.push(l) });
-    expect(['tensorflow', 'wasm']).toContain(chosen);
+    const adapter = await adapterOrNull();
     expect(lines).toHaveLength(1);
+    if (chosen === 'tensorflow') return;
+    expect(chosen).toBe(adapter !== null && !adapter.emulated ? 'webgpu' : 'wasm');
+    if (adapter?.emulated) expect(lines[0]).toMatch(/skipped .*webgpu \(only an emulated adapter was found: /);
+  });
+
+  it('selects webgpu by name, naming the adapter and whether it is emulated or a fallback, or says what is missing', async () => {
+    const adapter = await adapterOrNull();
+    if (adapter === null) {
+      await expect(selectBackend('webgpu', { log: () => {} })).rejects.toThrow(/Backend 'webgpu' is not available .*Vulkan, Metal or D3D12/);
+      return;
+    }
+    const lines: string[] = [];
+    expect(await selectBackend('webgpu', { log: (l) => lines.push(l) })).toBe('webgpu');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`backend: webgpu (adapter ${adapter.vendor}`);
+    expect(lines[0]).toMatch(adapter.emulated ? /emulated on the CPU.*fallback adapter: (yes|no)/ : /hardware; fallback adapter: no/);
+  });
+
+  it('switches between backends repeatedly in one process, carrying tensors across', async () => {
+    const haveWebgpu = (await adapterOrNull()) !== null;
+    const order = haveWebgpu ? (['cpu', 'webgpu', 'wasm', 'webgpu', 'cpu', 'wasm', 'webgpu'] as const) : (['cpu', 'wasm', 'cpu', 'wasm'] as const);
+    const x = tf.tensor2d([[1, -2], [3, 0.5]]);
+    const before = tf.memory().numTensors;
+    for (const name of order) {
+      expect(await selectBackend(name, { log: () => {} })).toBe(name);
+      const y = tf.tidy(() => tf.matMul(tf.relu(x), tf.square(x)));
+      expect(Array.from(await y.data())).toEqual([1, 4, 7.5, 12.125]);
+      y.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    x.dispose();
   });
 
   it('names the install command when a requested backend cannot load', async () => {
@@ -43,6 +84,6 @@ describe('selectBackend', () => {
   });
 
   it('rejects an unknown backend name with the valid choices', async () => {
-    await expect(selectBackend('webgpu' as never)).rejects.toThrow(/Unknown backend 'webgpu'.*auto, tensorflow, wasm, cpu/);
+    await expect(selectBackend('webgl' as never)).rejects.toThrow(/Unknown backend 'webgl'.*auto, tensorflow, webgpu, wasm, cpu/);
   });
 });

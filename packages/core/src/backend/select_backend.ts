@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './register_all_kernels.js';
+import { describeWebGPUAdapter, downloadWebGPUTensors, loadWebGPU } from './webgpu.js';
 
-/** A backend a user can ask for. `tensorflow` is libtensorflow through tfjs-node(-gpu). */
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * A backend a user can ask for. `tensorflow` is libtensorflow through tfjs-node(-gpu); `webgpu` is any Vulkan,
+ * Metal or D3D12 GPU through Dawn (npm `webgpu`) in Node, or the browser's navigator.gpu.
+ */
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 /** The backend that actually runs, as tfjs names it. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface SelectBackendOptions {
   /** Where the one-line "backend: ..." report goes. Defaults to stderr, so that `--json` output on stdout stays parseable. */
@@ -17,6 +21,9 @@ const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
     'install it with `yarn add @tensorflow/tfjs-node-gpu@4.22.0` (NVIDIA GPU, CUDA 11.2 + cuDNN 8.1) ' +
     'or `yarn add @tensorflow/tfjs-node@4.22.0` (CPU); both download libtensorflow at install time',
+  webgpu:
+    'it needs the optional dependencies `webgpu` (Dawn, for Node) and `@tensorflow/tfjs-backend-webgpu` ' +
+    '(`yarn install`, which installs them on linux-x64, macOS and Windows) and a GPU driver (Vulkan, Metal or D3D12)',
   wasm: 'reinstall dependencies with `yarn install`: @tensorflow/tfjs-backend-wasm is a dependency of @faceshifter/core',
   cpu: 'reinstall dependencies with `yarn install`: the cpu backend ships with @tensorflow/tfjs',
 };
@@ -60,14 +67,26 @@ async function loadCpu(): Promise<string> {
   return 'pure JS, the correctness reference';
 }
 
-const LOADERS: Record<BackendName, () => Promise<string>> = { tensorflow: loadTensorflow, wasm: loadWasm, cpu: loadCpu };
-const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+// `auto` takes webgpu on a real GPU only: on an emulated adapter (SwiftShader, llvmpipe) wasm is far faster.
+async function loadWebgpu(auto: boolean): Promise<string> {
+  return `adapter ${describeWebGPUAdapter(await loadWebGPU({ hardwareOnly: auto }))}`;
+}
+
+const LOADERS: Record<BackendName, (auto: boolean) => Promise<string>> = {
+  tensorflow: loadTensorflow,
+  webgpu: loadWebgpu,
+  wasm: loadWasm,
+  cpu: loadCpu,
+};
+const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /**
  * Makes one backend the active tfjs backend and logs one line naming it.
  *
- * `auto` takes tfjs-node-gpu, else tfjs-node, else wasm, else cpu. A backend named explicitly that cannot
- * load is a {@link BackendUnavailableError}. On wasm it also registers the gradient kernels training needs.
+ * `auto` takes tfjs-node-gpu, else tfjs-node, else webgpu on a hardware adapter, else wasm, else cpu. A backend
+ * named explicitly that cannot load is a {@link BackendUnavailableError}. On wasm it also registers the gradient
+ * kernels training needs. The webgpu line names the adapter and says whether it is emulated or a fallback adapter.
+ * Switching backends within a process, any number of times, is allowed: tensors move with tfjs's own copy.
  */
 export async function selectBackend(request: BackendRequest = 'auto', options: SelectBackendOptions = {}): Promise<BackendName> {
   if (!BACKEND_CHOICES.includes(request)) {
@@ -76,15 +95,17 @@ export async function selectBackend(request: BackendRequest = 'auto', options: S
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const candidates = request === 'auto' ? AUTO_ORDER : [request];
   const failures: string[] = [];
+  // Tensors still on the GPU cannot be moved synchronously in Node; fetch them first (a no-op elsewhere).
+  if ((tf.engine() as unknown as { backendName: string | null }).backendName === 'webgpu') await downloadWebGPUTensors();
   for (const name of candidates) {
     try {
-      const detail = await LOADERS[name]();
+      const detail = await LOADERS[name](request === 'auto');
       await tf.ready();
       log(`[faceshifter] backend: ${name} (${detail})${failures.length ? `; skipped ${failures.join(', ')}` : ''}`);
       return name;
     } catch (e) {
       if (request !== 'auto') throw new BackendUnavailableError(name, e);
-      failures.push(`${name} (unavailable)`);
+      failures.push(name === 'webgpu' ? `webgpu (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` : `${name} (unavailable)`);
     }
   }
   throw new Error('No tfjs backend could be loaded; reinstall dependencies with `yarn install`.');

@@ -109,12 +109,14 @@ function packageVersion(): string {
   return toolVersion;
 }
 
-/** A network's weights under our names and layouts (BatchNorm moving statistics included). */
-export function networkTensors(model: tf.LayersModel): [string, SafetensorsTensor][] {
-  return namedWeights(model).map((w): [string, SafetensorsTensor] => [
-    w.name,
-    { dtype: 'F32', shape: w.shape, data: w.variable.read().dataSync() as Float32Array },
-  ]);
+/**
+ * A network's weights under our names and layouts (BatchNorm moving statistics included). Read asynchronously: GPU
+ * backends (webgpu in Node) cannot read synchronously.
+ */
+export async function networkTensors(model: tf.LayersModel): Promise<[string, SafetensorsTensor][]> {
+  const weights = namedWeights(model);
+  const values = await Promise.all(weights.map((w) => w.variable.read().data() as Promise<Float32Array>));
+  return weights.map((w, i): [string, SafetensorsTensor] => [w.name, { dtype: 'F32', shape: w.shape, data: values[i]! }]);
 }
 
 function presentNetworks(networks: CheckpointNetworks): NetworkName[] {
@@ -133,7 +135,7 @@ export async function writeCheckpointFiles(dir: string, contents: CheckpointCont
     const model = contents.networks[network]!;
     const metadata: Record<string, string> = { format: 'faceshifter-ts', layout: 'tfjs-nhwc', network };
     if (step !== null) metadata.step = String(step);
-    await writeStagedFile(path.join(dir, networkFile(network)), encodeSafetensors(networkTensors(model), metadata, path.join(dir, networkFile(network))));
+    await writeStagedFile(path.join(dir, networkFile(network)), encodeSafetensors(await networkTensors(model), metadata, path.join(dir, networkFile(network))));
   }
   await writeStagedFile(path.join(dir, CONFIG_FILE), stringifyYaml({ model: contents.config }));
   const meta: CheckpointMeta = {

@@ -5,7 +5,7 @@ import type { RawImage } from '@faceshifter/core';
  * Lays out image batches as a grid, one column per batch (e.g. source | target | swap | HEAR output) and one row
  * per sample, with a 2-pixel white gutter. Inputs are [B, H, W, 3] in [-1, 1]; the result is 8-bit RGB.
  */
-export function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): RawImage {
+export async function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): Promise<RawImage> {
   if (columns.length === 0) throw new Error('sampleGrid: no columns given.');
   const [b, h, w, c] = columns[0]!.shape;
   for (const col of columns) {
@@ -19,10 +19,16 @@ export function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): RawImage {
   const width = columns.length * (w + gap) - gap;
   const height = rows * (h + gap) - gap;
   const data = new Uint8Array(width * height * 3).fill(255);
-  columns.forEach((col, ci) => {
-    const bytes = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(col.slice([0, 0, 0, 0], [rows, h, w, 3]), 1), 127.5), 0, 255).round());
-    const pixels = bytes.dataSync();
-    bytes.dispose();
+  // Read asynchronously, as GPU backends (webgpu in Node) require.
+  const columnPixels = await Promise.all(
+    columns.map(async (col) => {
+      const bytes = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(col.slice([0, 0, 0, 0], [rows, h, w, 3]), 1), 127.5), 0, 255).round());
+      const pixels = await bytes.data();
+      bytes.dispose();
+      return pixels;
+    }),
+  );
+  columnPixels.forEach((pixels, ci) => {
     for (let r = 0; r < rows; r++) {
       for (let y = 0; y < h; y++) {
         const src = (r * h + y) * w * 3;

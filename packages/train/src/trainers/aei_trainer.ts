@@ -50,12 +50,12 @@ export class AEITrainer implements TrainingTask {
     const batch = await this.data.next();
     // z_id(X_s) is the identity target: computed outside the gradient tape, it is a constant for G.
     const zIdSource = tf.tidy(() => this.nets.identity.embed(batch.source));
-    const g = optimizerStep(this.optG, this.gVars, () => {
+    const g = await optimizerStep(this.optG, this.gVars, () => {
       const l = generatorLosses(this.nets, batch, zIdSource, this.weights);
       return { total: l.total, scalars: { adv_g: l.adv, id: l.id, att: l.att, rec: l.rec, g_total: l.total }, keep: [l.swap] };
     });
     const [swap] = g.kept as [tf.Tensor4D];
-    const d = optimizerStep(this.optD, this.dVars, () => {
+    const d = await optimizerStep(this.optD, this.dVars, () => {
       const loss = discriminatorLoss(this.nets, batch.source, swap);
       return { total: loss, scalars: { adv_d: loss } };
     });
@@ -73,7 +73,7 @@ export class AEITrainer implements TrainingTask {
 
   async sampleGrid(): Promise<RawImage> {
     if (!this.preview) throw new Error('AEITrainer: no step has run yet, so there is nothing to show.');
-    return sampleGrid([this.preview.source, this.preview.target, this.preview.swap]);
+    return await sampleGrid([this.preview.source, this.preview.target, this.preview.swap]);
   }
 
   async saveState(dir: string): Promise<void> {

@@ -42,9 +42,9 @@ export class HEARTrainer implements TrainingTask {
   }
 
   async trainStep(): Promise<Record<string, number>> {
-    const batch = this.occlude(await this.data.next());
+    const batch = await this.occlude(await this.data.next());
     const inputs = hearInputs(this.nets, batch);
-    const r = optimizerStep(this.opt, this.vars, () => {
+    const r = await optimizerStep(this.opt, this.vars, () => {
       const l = hearLosses(this.nets, batch, inputs, this.weights);
       return { total: l.total, scalars: { id: l.id, chg: l.chg, rec: l.rec, total: l.total }, keep: [l.refined] };
     });
@@ -55,16 +55,15 @@ export class HEARTrainer implements TrainingTask {
   }
 
   /** Occludes X_t; a same-image pair keeps X_s = X_t, occlusion included. */
-  private occlude(batch: PairBatch): PairBatch {
+  private async occlude(batch: PairBatch): Promise<PairBatch> {
     const [b, h, w] = batch.target.shape;
-    const pixels = batch.target.dataSync();
-    const same = batch.same.dataSync();
+    const [pixels, same, sourcePixels] = await Promise.all([batch.target.data(), batch.same.data(), batch.source.data()]);
     const per = h * w * 3;
     const images = Array.from({ length: b }, (_, i) => ({ width: w, height: h, data: pixels.slice(i * per, (i + 1) * per) as Float32Array }));
     const occluded = this.occlusion.apply(images).images;
     const target = new Float32Array(b * per);
     occluded.forEach((img, i) => target.set(img.data, i * per));
-    const source = batch.source.dataSync().slice() as Float32Array;
+    const source = sourcePixels.slice() as Float32Array;
     same.forEach((s, i) => s && source.set(target.subarray(i * per, (i + 1) * per), i * per));
     tf.dispose([batch.source, batch.target]);
     return { source: tf.tensor4d(source, batch.source.shape), target: tf.tensor4d(target, batch.target.shape), same: batch.same };
@@ -76,7 +75,7 @@ export class HEARTrainer implements TrainingTask {
 
   async sampleGrid(): Promise<RawImage> {
     if (!this.preview) throw new Error('HEARTrainer: no step has run yet, so there is nothing to show.');
-    return sampleGrid(this.preview);
+    return await sampleGrid(this.preview);
   }
 
   async saveState(dir: string): Promise<void> {

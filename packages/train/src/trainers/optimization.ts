@@ -9,13 +9,14 @@ export function trainableVariables(...models: tf.LayersModel[]): tf.Variable[] {
 /**
  * One optimiser step on `variables`: differentiates the `total` that `objective` returns and applies the gradients.
  * The other scalars the objective returns are read back as numbers in one transfer; tensors listed in `keep`
- * survive the step (e.g. the swap for the discriminator), everything else is freed.
+ * survive the step (e.g. the swap for the discriminator), everything else is freed. The read is asynchronous, as GPU
+ * backends (webgpu in Node) require.
  */
-export function optimizerStep<R extends Record<string, tf.Scalar>, K extends tf.Tensor[]>(
+export async function optimizerStep<R extends Record<string, tf.Scalar>, K extends tf.Tensor[]>(
   optimizer: tf.Optimizer,
   variables: tf.Variable[],
   objective: () => { total: tf.Scalar; scalars: R; keep?: K },
-): { values: Record<keyof R, number>; kept: K } {
+): Promise<{ values: Record<keyof R, number>; kept: K }> {
   let scalars: tf.Scalar[] = [];
   let names: (keyof R)[] = [];
   let kept = [] as unknown as K;
@@ -28,7 +29,7 @@ export function optimizerStep<R extends Record<string, tf.Scalar>, K extends tf.
   }, variables);
   optimizer.applyGradients(grads);
   const stacked = tf.stack(scalars);
-  const numbers = stacked.dataSync();
+  const numbers = await stacked.data();
   tf.dispose([value, stacked, ...scalars, ...Object.values(grads)]);
   const values = {} as Record<keyof R, number>;
   names.forEach((n, i) => (values[n] = numbers[i]!));
@@ -49,12 +50,13 @@ export async function saveOptimizer(file: string, optimizer: tf.Optimizer): Prom
     const v = (optimizer as unknown as WithPowers)[key];
     if (v) weights.push({ name: `@${key}`, tensor: v });
   }
+  const values = await Promise.all(weights.map((w) => w.tensor.data()));
   const tensors: [string, SafetensorsTensor][] = weights.map((w, i) => [
     // Positions, not tfjs's variable names, identify the slots: names get uniquified per process.
     `${String(i).padStart(5, '0')}:${w.name}`,
     w.tensor.dtype === 'int32'
-      ? { dtype: 'I32', shape: w.tensor.shape, data: w.tensor.dataSync() as Int32Array }
-      : { dtype: 'F32', shape: w.tensor.shape, data: w.tensor.dataSync() as Float32Array },
+      ? { dtype: 'I32', shape: w.tensor.shape, data: values[i] as Int32Array }
+      : { dtype: 'F32', shape: w.tensor.shape, data: values[i] as Float32Array },
   ]);
   // getWeights() makes a fresh scalar for the iteration count; the rest are the optimiser's own variables.
   tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
