@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { selectBackend, type BackendRequest } from '@faceshifter/core';
 
 // Each test file runs on one backend, named by FACESHIFTER_BACKEND: vitest.config.ts runs the suite once on wasm
@@ -15,3 +16,9 @@ if (backend === 'webgpu') {
 } else {
   await selectBackend(backend, { log: () => {} });
 }
+
+// A worker's replies from vitest arrive as I/O, which the event loop reads only when it turns. cpu kernels are
+// synchronous and their awaits settle as microtasks, so a run of tests can hold the loop for over a minute, and
+// vitest's 60 s RPC timer then fires before the waiting reply is read ("Timeout calling onTaskUpdate"). One
+// setImmediate after each test lets the loop pass its I/O phase.
+afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
