@@ -11,11 +11,13 @@ const FAULT_TESTS = 'packages/*/src/**/*.faults.test.ts';
 // Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
 export default defineConfig({
   resolve: {
-    alias: {
-      '@faceshifter/core': pkg('core'),
-      '@faceshifter/train': pkg('train'),
-      '@faceshifter/eval': pkg('eval'),
-    },
+    // Exact matches, so that '@faceshifter/core' does not also rewrite '@faceshifter/core/node'.
+    alias: [
+      { find: /^@faceshifter\/core$/, replacement: pkg('core') },
+      { find: /^@faceshifter\/core\/node$/, replacement: fileURLToPath(new URL('./packages/core/src/node/index.ts', import.meta.url)) },
+      { find: /^@faceshifter\/train$/, replacement: pkg('train') },
+      { find: /^@faceshifter\/eval$/, replacement: pkg('eval') },
+    ],
   },
   test: {
     setupFiles: ['./vitest.setup.ts'],

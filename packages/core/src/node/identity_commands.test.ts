@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../image/png.js';
 import { parsePth } from '../weights/pth.js';
-import { readSafetensors } from '../weights/safetensors.js';
-import { embedImage, importIdentityWeights } from './commands.js';
-import { loadIdentityEncoder } from './registry.js';
+import { readSafetensors } from './safetensors_fs.js';
+import { embedImage, importIdentityWeights } from './identity_commands.js';
+import { loadIdentityEncoder } from '../identity/registry.js';
 
 const weights = fileURLToPath(new URL('./test_fixtures/ir_se_small.pth', import.meta.url));
 let root: string;
