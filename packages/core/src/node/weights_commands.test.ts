@@ -124,7 +124,7 @@ describe('weights export / import', () => {
 describe('yarn weights (the command line)', () => {
   const repo = fileURLToPath(new URL('../../../../', import.meta.url));
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'packages/core/src/cli/weights.ts'), '--backend', 'cpu', ...args], {
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'packages/core/src/node/cli/weights.ts'), '--backend', 'cpu', ...args], {
       cwd: repo,
       encoding: 'utf8',
       env: { ...process.env, TSX_TSCONFIG_PATH: path.join(repo, 'tsconfig.check.json') },
