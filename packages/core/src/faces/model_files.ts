@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { modelFiles } from '../platform.js';
+import { concatChunks } from '../weights/safetensors.js';
 
 /**
  * Model files that ship inside the pinned npm packages (face-api's nets, Human's faceres), decoded into tensors of
@@ -54,16 +55,6 @@ function dirOf(file: string): string {
   return i < 0 ? '' : file.slice(0, i + 1);
 }
 
-function concatBuffers(parts: readonly Uint8Array[]): ArrayBuffer {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out.buffer;
-}
-
 async function readShards(manifest: tf.io.WeightsManifestConfig, pkg: ModelPackage, dir: string, files: ModelFiles): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer }> {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const paths: string[] = [];
@@ -72,7 +63,7 @@ async function readShards(manifest: tf.io.WeightsManifestConfig, pkg: ModelPacka
     specs.push(...group.weights);
   }
   const shards = await Promise.all(paths.map((p) => files.read(pkg, p)));
-  return { specs, data: concatBuffers(shards) };
+  return { specs, data: concatChunks(shards).buffer as ArrayBuffer };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { unzlibSync, zlibSync } from 'fflate';
+import { concatChunks } from '../weights/safetensors.js';
 import { crc32 } from '../weights/zip.js';
 
 /**
@@ -106,16 +107,6 @@ function latin1Text(bytes: Uint8Array): string {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Reads the tEXt chunks of a PNG, e.g. to check the synthetic-content mark. */
 export function readPngText(png: Uint8Array, source = 'PNG'): Record<string, string> {
   const out: Record<string, string> = {};
@@ -151,7 +142,7 @@ export function decodePng(png: Uint8Array, source = 'PNG'): RawImage {
   }
   let raw: Uint8Array;
   try {
-    raw = unzlibSync(concat(idat));
+    raw = unzlibSync(concatChunks(idat));
   } catch (e) {
     throw new Error(`${source}: corrupt PNG (image data does not inflate: ${e instanceof Error ? e.message : String(e)}).`);
   }
