@@ -9,8 +9,9 @@ weights and inputs the seeded tfjs builders make (dump_case.ts writes them). Wri
   element falls on, and with it the slope its gradient takes, is rounding; the test moves them to float64's side.
 - fingerprints (sum, sum of squares) of every weight and input, so that a changed initialiser is caught as such.
 
-  node --import tsx packages/core/src/backend/test_fixtures/aei_objective_f64/dump_case.ts test squared wasm /tmp/t
+  node --import tsx packages/core/src/backend/test_fixtures/aei_objective_f64/dump_case.ts regression squared wasm /tmp/t
   /usr/bin/python3 packages/core/src/backend/test_fixtures/aei_objective_f64/make_fixture.py /tmp/t --out .../squared.json
+  (and the same for l1-hinge)
   ... make_fixture.py /tmp/t --compare /tmp/other_backend_dump ...   (per-variable report against float64)
 
 Needs Debian's python3-torch; CI only reads the JSON it writes.
