@@ -46,8 +46,8 @@ export function registerWasmTrainingKernels(): void {
 /**
  * Kernels this project registers on the cpu backend. They are not corrections: the cpu backend is the correctness
  * reference, and its gradients are right (issue 11 was float32 rounding at ReLU kinks: gradient_f64.test.ts).
- * Conv2DBackpropFilter is replaced by one that computes bit for bit the same values ~100x faster. The stock one took
- * ~90% of every cpu gradient through a conv net.
+ * Conv2DBackpropFilter is replaced by one that computes bit for bit the same values, ~40x faster. The stock one took
+ * ~90% of a cpu gradient through these networks.
  */
 export const CPU_KERNELS: readonly tf.KernelConfig[] = [cpuConv2DBackpropFilterConfig];
 
