@@ -14,7 +14,7 @@ export { CORE_VERSION } from './version.js';
 // Backends: selection, and the wasm training kernels it registers.
 export { selectBackend, BackendUnavailableError, BACKEND_CHOICES } from './backend/select_backend.js';
 export type { BackendRequest, BackendName, SelectBackendOptions } from './backend/select_backend.js';
-export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
+export { registerCpuKernels, registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 export { probeWebGPUAdapter, describeWebGPUAdapter, currentWebGPUAdapter } from './backend/webgpu.js';
 export type { WebGPUAdapter } from './backend/webgpu.js';
 

@@ -57,10 +57,10 @@ describe('gradient audit on wasm', () => {
   /**
    * The objective on which cpu's gradients of the second discriminator scale were seen to differ from wasm's and
    * webgpu's by 2.4e-2 (issue 11): mean(Ŷ²) + Σ_k mean((z_att^k(X_t) − z_att^k(Ŷ))²) + Σ_scales mean(D(Ŷ)), tiny
-   * AEI-Net and D, batch 2. End to end that gradient is discontinuous on every backend (a 1e-6 change of X_t moves
-   * D's layer1.0 kernel gradient by 2.9e-2 on wasm and cpu alike: LeakyReLU inputs within 1e-6 of 0), so it cannot
-   * tell a faulty kernel from rounding. Here every kernel call of its forward and backward pass is recorded on wasm
-   * and replayed on cpu with the very same inputs: each must agree to 1e-4.
+   * AEI-Net and D, batch 2. End to end that gradient is discontinuous on every backend: float32 rounding picks the
+   * side of 0 of LeakyReLU inputs within ~1e-6 of it, and with it their slope. gradient_f64.test.ts explains the
+   * 2.4e-2 that way, against float64. Here every kernel call of its forward and backward pass is recorded on wasm and
+   * replayed on cpu with the very same inputs: each must agree to 1e-4.
    */
   // It switches backends itself, so the cpu project's run is enough.
   it.runIf(process.env.FACESHIFTER_BACKEND === 'cpu')('every kernel of the AEI + discriminator objective gives on cpu what it gives on wasm, on the same inputs', async () => {

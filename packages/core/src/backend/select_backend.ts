@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels } from './register_all_kernels.js';
+import { registerCpuKernels, registerWasmTrainingKernels } from './register_all_kernels.js';
 import { describeWebGPUAdapter, downloadWebGPUTensors, loadWebGPU } from './webgpu.js';
 
 /**
@@ -71,6 +71,7 @@ async function loadWasm(_auto: boolean, options: SelectBackendOptions): Promise<
 
 async function loadCpu(): Promise<string> {
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
+  registerCpuKernels();
   // Its first write prints a multi-line banner recommending tfjs-node; the choice was deliberate and is logged once.
   (tf.backend() as { firstUse?: boolean }).firstUse = false;
   return 'pure JS, the correctness reference';
@@ -107,7 +108,7 @@ const AUTO_ORDER_BROWSER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', '
  * `auto` takes, in Node, tfjs-node-gpu, else tfjs-node, else webgpu on a hardware adapter, else wasm, else cpu; in
  * a browser, webgpu on a hardware adapter, else webgl, else wasm, else cpu. A backend
  * named explicitly that cannot load is a {@link BackendUnavailableError}. On wasm it also registers the gradient
- * kernels training needs. The webgpu line names the adapter and says whether it is emulated or a fallback adapter.
+ * kernels training needs; on cpu, a fast Conv2DBackpropFilter equal to the stock one. The webgpu line names the adapter and says whether it is emulated or a fallback adapter.
  * Switching backends within a process, any number of times, is allowed: tensors move with tfjs's own copy.
  */
 export async function selectBackend(request: BackendRequest = 'auto', options: SelectBackendOptions = {}): Promise<BackendName> {

@@ -1,7 +1,7 @@
 import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels } from '../../register_all_kernels.js';
+import { registerCpuKernels, registerWasmTrainingKernels } from '../../register_all_kernels.js';
 
 /**
  * Relative error of `actual` against `reference`: max |a - r| over the largest |r| (floored at 1e-12, so an
@@ -23,6 +23,7 @@ export function relativeError(actual: ArrayLike<number>, reference: ArrayLike<nu
 export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`backend '${name}' failed to initialise`);
   if (name === 'wasm') registerWasmTrainingKernels();
+  else registerCpuKernels();
 }
 
 /** Intermediates a wasm kernel leaves behind: engine tensors and backend buffers (kernels allocate below the engine). */
