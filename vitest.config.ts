@@ -18,6 +18,7 @@ const BACKEND_INDEPENDENT = [
   'packages/core/src/node/**/*.test.ts',
   'packages/core/src/models/summary.test.ts',
   'packages/core/src/faces/detector.test.ts',
+  'packages/core/src/identity/identity_separation.test.ts',
   'packages/core/src/weights/checkpoint.test.ts',
   'packages/train/src/data/prepare.test.ts',
   'packages/train/src/trainers/run.test.ts',
