@@ -8,22 +8,43 @@ const ALL_TESTS = ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'];
 const WEBGPU_TESTS = 'packages/*/src/**/*.webgpu.test.ts';
 const FAULT_TESTS = 'packages/*/src/**/*.faults.test.ts';
 const BROWSER_TESTS = 'packages/web/test/**/*.browser.test.ts';
+// Tests whose subject does not depend on the tensor backend: command lines run as subprocesses, files, bundling,
+// the experiment runner's bookkeeping, detection and metrics built on networks whose numerics are tested on both
+// backends elsewhere. Running them a second time on cpu would test nothing new and cost ~6 minutes of CI, so they
+// run on wasm only. Everything that computes or differentiates with our kernels, layers, networks, losses and
+// trainers runs on both.
+const BACKEND_INDEPENDENT = [
+  'packages/core/src/browser_bundle.test.ts',
+  'packages/core/src/version.test.ts',
+  'packages/core/src/node/**/*.test.ts',
+  'packages/core/src/models/summary.test.ts',
+  'packages/core/src/faces/detector.test.ts',
+  'packages/core/src/weights/checkpoint.test.ts',
+  'packages/train/src/data/prepare.test.ts',
+  'packages/train/src/trainers/run.test.ts',
+  'packages/eval/src/experiments/experiments.test.ts',
+  'packages/eval/src/swap/swap.test.ts',
+  'packages/eval/src/metrics/metrics.test.ts',
+];
 
 // Packages import each other by name; in tests those names resolve to the sources, so nothing must be built first.
 export default defineConfig({
   resolve: {
-    alias: {
-      '@faceshifter/core': pkg('core'),
-      '@faceshifter/train': pkg('train'),
-      '@faceshifter/eval': pkg('eval'),
-    },
+    // Exact matches, so that '@faceshifter/core' does not also rewrite '@faceshifter/core/node'.
+    alias: [
+      { find: /^@faceshifter\/core$/, replacement: pkg('core') },
+      { find: /^@faceshifter\/core\/node$/, replacement: fileURLToPath(new URL('./packages/core/src/node/index.ts', import.meta.url)) },
+      { find: /^@faceshifter\/train$/, replacement: pkg('train') },
+      { find: /^@faceshifter\/eval$/, replacement: pkg('eval') },
+    ],
   },
   test: {
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // The whole suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference).
+    // The suite runs twice: on wasm (what training here uses) and on cpu (the correctness reference), except the
+    // BACKEND_INDEPENDENT files, which run on wasm only.
     // The fault-injection suite (*.faults.test.ts: kills, locks, disk faults, bad files and bad inputs) tests what
     // does not depend on the tensor backend, so it runs once, on wasm; `yarn test:faults` runs its long form.
     // The `webgpu` project runs only the *.webgpu.test.ts audits (webgpu against cpu), and skips them, saying why,
@@ -34,7 +55,7 @@ export default defineConfig({
         test: {
           name: backend,
           include: ALL_TESTS,
-          exclude: [...configDefaults.exclude, FAULT_TESTS, WEBGPU_TESTS],
+          exclude: [...configDefaults.exclude, FAULT_TESTS, WEBGPU_TESTS, ...(backend === 'cpu' ? BACKEND_INDEPENDENT : [])],
           env: { FACESHIFTER_BACKEND: backend },
           sequence: { groupOrder: 0 },
         },

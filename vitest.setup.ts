@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest';
-import { selectBackend, type BackendRequest } from '@faceshifter/core';
+// Tests run in Node: the Node entry installs the platform adapters (model files from node_modules, weights paths).
+import { selectBackend, type BackendRequest } from '@faceshifter/core/node';
 
 // Each test file runs on one backend, named by FACESHIFTER_BACKEND: vitest.config.ts runs the suite once on wasm
 // (what training here uses) and once on cpu (the correctness reference), and the webgpu audits on webgpu. Run one

@@ -10,7 +10,7 @@ import {
   type InsightFaceEncoderName,
   type SafetensorsEntry,
   type SafetensorsFile,
-} from '@faceshifter/core';
+} from '@faceshifter/core/node';
 import { medianMs, type TimingOptions } from './timing.js';
 import { round } from './conv.js';
 

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, currentWebGPUAdapter, runCli, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, currentWebGPUAdapter, runCli, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { benchConv, CONV_CASES, type ConvResult } from './conv.js';
 import { CLOCKS, type Clock } from './timing.js';
 import { benchAeiForward256 } from './models.js';

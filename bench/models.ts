@@ -3,7 +3,7 @@
  * core of these machines: 1.3 s for the same pass.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AEINet, resolveModelConfig } from '@faceshifter/core';
+import { AEINet, resolveModelConfig } from '@faceshifter/core/node';
 import { medianMs, type TimingOptions } from './timing.js';
 
 export interface AeiForwardResult {

@@ -7,7 +7,7 @@
  * is for.
  */
 import { fileURLToPath } from 'node:url';
-import { loadIdentityEncoder } from '@faceshifter/core';
+import { loadIdentityEncoder } from '@faceshifter/core/node';
 import { AEITrainer, loadTrainConfig } from '@faceshifter/train';
 import { SyntheticPairs } from '../packages/train/src/test_utils/synthetic.js';
 import { medianAsyncMs, type TimingOptions } from './timing.js';

@@ -1,7 +1,15 @@
 /**
- * @faceshifter/core: the FaceShifter layer library (AEI-Net, HEAR-Net, the multi-scale discriminator)
- * and the tfjs backend setup it trains on. This file is the package's whole public API.
+ * @faceshifter/core: the FaceShifter layer library (AEI-Net, HEAR-Net, the multi-scale discriminator), the face
+ * pipeline (detection, alignment, identity encoders, swapping), the weight formats on bytes, and the tfjs backend
+ * setup. Everything here is environment-neutral: it runs, and bundles, for Node and for browsers alike (a test
+ * bundles it with esbuild --platform=browser). The file system, sharp, the packaged model files on disk and the
+ * command lines are in `@faceshifter/core/node` (src/node/), which re-exports all of this too.
  */
+
+// The host's adapters (model files, weights paths, the face-api build): Node's are installed by '@faceshifter/core/node'.
+export { installPlatform, platform } from './platform.js';
+export type { PlatformAdapters } from './platform.js';
+export { CORE_VERSION } from './version.js';
 
 // Backends: selection, and the wasm training kernels it registers.
 export { selectBackend, BackendUnavailableError, BACKEND_CHOICES } from './backend/select_backend.js';
@@ -10,18 +18,9 @@ export { registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 export { probeWebGPUAdapter, describeWebGPUAdapter, currentWebGPUAdapter } from './backend/webgpu.js';
 export type { WebGPUAdapter } from './backend/webgpu.js';
 
-// Command-line plumbing shared by the packages' commands.
-export { runCli, usageFailure } from './cli/run_cli.js';
-
 // Images: a PNG codec with tEXt chunks (sample grids, and the synthetic-content mark on every swap).
 export { encodePng, decodePng, readPngText } from './image/png.js';
 export type { RawImage } from './image/png.js';
-
-// Crash-safe file and directory writes (checkpoints, outputs).
-export { writeFileAtomic, writeDirectoryAtomic, writeStagedFile, findInterruptedDirectories, COMPLETE_MARKER } from './weights/atomic_fs.js';
-export { injectWriteFault, injectedWriteFailures, crashPoint } from './weights/failpoints.js';
-export type { WriteFault, WriteFaultCode } from './weights/failpoints.js';
-export type { FileChunks, InterruptedDirectories } from './weights/atomic_fs.js';
 
 // Layers: FaceShifter's building blocks as serialisable tfjs layers (usable in any tf.model, save/load intact).
 export { AADLayer } from './layers/aad.js';
@@ -55,21 +54,29 @@ export { summarizeNetwork, summarizeModelConfig, formatSummary, buildNetworks, S
 export type { NetworkSummary, SummaryRow, Networks, SummarizedNetwork } from './models/summary.js';
 
 // Config: the typed model section, its presets and validation; the schema helpers the train package reuses.
-export { resolveModelConfig, modelSection, modelConfigFromDocument, loadModelConfig, readYamlFile, modelConfigSchema, MODEL_PRESETS, MODEL_PRESET_VALUES } from './config/model_config.js';
+export { resolveModelConfig, modelSection, modelConfigFromDocument, modelConfigFromYaml, parseYamlText, modelConfigSchema, MODEL_PRESETS, MODEL_PRESET_VALUES } from './config/model_config.js';
 export type { ModelConfig, ModelConfigInput, ModelPresetName, AADConfig, GeneratorConfig, DiscriminatorConfig, AADMaskMode, AADNorm, DiscriminatorNorm } from './config/model_config.js';
 export * as schema from './config/schema.js';
 export { ConfigError } from './config/schema.js';
 
-// Faces: detection + 68 landmarks (face-api), 5-point reduction, FFHQ-style similarity alignment, paste-back, photo I/O.
+// Faces: detection + 68 landmarks (face-api), 5-point reduction, FFHQ-style similarity alignment, paste-back.
 export { loadFaceDetector, FaceDetector } from './faces/detector.js';
 export type { DetectedFace, DetectOptions } from './faces/detector.js';
 export { reduceLandmarks68, eyeDistance } from './faces/landmarks.js';
 export { FFHQ_TEMPLATE, DEFAULT_LANDMARK_WEIGHTS, estimateSimilarity, alignmentTransform, alignFace, warpAffine, pasteBack, applyAffine, invertAffine, affineScale } from './faces/alignment.js';
 export type { Point, Landmarks5, Affine, AlignedFace, BorderMode, PasteBackOptions } from './faces/alignment.js';
-export { decodeImage, resizeImage, encodePngSharp, writePng, imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from './faces/image_io.js';
-export type { DecodeOptions } from './faces/image_io.js';
-export { packageFile, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphModel } from './faces/model_files.js';
-export type { ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
+export { imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from './image/raw_image.js';
+// The packaged model files (face-api, Human), from wherever the host keeps them: node_modules, or a web app's folder.
+export { urlModelFiles, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphModel } from './faces/model_files.js';
+export type { ModelFiles, ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
+
+// Swapping whole photos (the same pipeline for `yarn swap` and the web app) and the synthetic-image mark.
+export { FaceSwapPipeline } from './swap/face_swap_pipeline.js';
+export type { FaceSwapPipelineOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/face_swap_pipeline.js';
+export { faceMask, convexHull, insideDistance } from './swap/mask.js';
+export type { FaceMaskOptions } from './swap/mask.js';
+export { swapMark } from './swap/mark.js';
+export type { SwapMarkInfo } from './swap/mark.js';
 
 // Identity encoders (z_id): frozen, differentiable w.r.t. the input, loaded offline from the pinned npm packages.
 export { loadIdentityEncoder, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights } from './identity/registry.js';
@@ -92,18 +99,15 @@ export { parameterCount } from './identity/torch_frozen.js';
 export type { TorchKey } from './identity/torch_frozen.js';
 export { AffineSampler, ARCFACE_TEMPLATE_112, FACESHIFTER_TEMPLATE_256, inputMap, networkTemplate, templateLandmarkError } from './identity/template_warp.js';
 export type { EncoderInputAlignment, NetworkAlignment } from './identity/template_warp.js';
-export { importIdentityWeights, embedImage } from './identity/commands.js';
-export type { ImportIdentityOptions, EmbedImageOptions } from './identity/commands.js';
 
-// Weights: safetensors I/O, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names,
-// and a file-system IOHandler for model.save / tf.loadLayersModel without tfjs-node.
-export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors, SafetensorsError } from './weights/safetensors.js';
+// Weights on bytes: safetensors, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names.
+export { parseSafetensors, encodeSafetensors, concatChunks, SafetensorsError } from './weights/safetensors.js';
 export type { SafetensorsDtype, SafetensorsData, SafetensorsTensor, SafetensorsEntry, SafetensorsFile } from './weights/safetensors.js';
 // PyTorch .pth files (torch.save zip and legacy) read without running anything from them; either format by content.
 export { parsePth, isPth, PthError } from './weights/pth.js';
 export type { ParsePthOptions } from './weights/pth.js';
 export { unpickle, PickleError, UnsafePickleError, PyTuple, PyGlobal } from './weights/pickle.js';
-export { readWeightsFile, parseWeights } from './weights/weights_file.js';
+export { parseWeights } from './weights/weights_file.js';
 export type { ReadWeightsOptions } from './weights/weights_file.js';
 export { toTorchLayout, fromTorchLayout, torchShape, ourShapeFromTorch, permuteAxes } from './weights/layout.js';
 export type { LayoutKind } from './weights/layout.js';
@@ -112,20 +116,16 @@ export type { NetworkName, ReferenceTensor, ExportReferenceOptions, ImportRefere
 export {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-  saveCheckpoint,
-  writeCheckpointFiles,
-  loadCheckpoint,
-  loadCheckpointNetworks,
-  readCheckpoint,
-  resolveCheckpointDir,
+  META_FILE,
+  CONFIG_FILE,
+  checkpointFiles,
+  readCheckpointFiles,
+  loadCheckpointNetworksFromFiles,
+  parseCheckpointMeta,
+  parseCheckpointConfig,
   buildNetwork,
   networkTensors,
   networkFile,
-  sealCheckpoint,
-  verifyCheckpoint,
   CorruptCheckpointError,
 } from './weights/checkpoint.js';
-export type { CheckpointFileSum, CheckpointMeta, CheckpointNetworks, CheckpointContents, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';
-export { exportWeights, importWeights, inspectWeights } from './weights/commands.js';
-export type { ExportOptions, ExportResult, ImportOptions } from './weights/commands.js';
-export { fileSystem, registerFileSystemRouter } from './weights/file_system.js';
+export type { CheckpointFileSum, CheckpointMeta, CheckpointNetworks, CheckpointContents, CheckpointSource, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';

@@ -21,8 +21,8 @@ export { formatSummary, rowsToCsv, bestAndWorst, contactSheet, writeReport } fro
 // Swapping on real photos (`yarn swap`): detect, align, AEI-Net (+ HEAR-Net), soft-mask paste-back, synthetic mark.
 export { FaceSwapper, readPhoto } from './swap/swapper.js';
 export type { FaceSwapperOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/swapper.js';
-export { faceMask, convexHull, insideDistance } from './swap/mask.js';
-export type { FaceMaskOptions } from './swap/mask.js';
+export { faceMask, convexHull, insideDistance } from '@faceshifter/core/node';
+export type { FaceMaskOptions } from '@faceshifter/core/node';
 export { swapMark, writeSwapPng, checkPngPath, toolVersion } from './swap/mark.js';
 export type { SwapMarkInfo } from './swap/mark.js';
 export { runSwap, planSwapJobs } from './swap/run.js';

@@ -84,6 +84,10 @@ describe('selectBackend', () => {
   });
 
   it('rejects an unknown backend name with the valid choices', async () => {
-    await expect(selectBackend('webgl' as never)).rejects.toThrow(/Unknown backend 'webgl'.*auto, tensorflow, webgpu, wasm, cpu/);
+    await expect(selectBackend('metal' as never)).rejects.toThrow(/Unknown backend 'metal'.*auto, tensorflow, webgpu, webgl, wasm, cpu/);
+  });
+
+  it('names why webgl, a browser backend, is unavailable in Node', async () => {
+    await expect(selectBackend('webgl')).rejects.toThrow(/Backend 'webgl' is not available \(WebGL exists only in browsers\)/);
   });
 });

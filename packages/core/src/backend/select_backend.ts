@@ -6,21 +6,29 @@ import { describeWebGPUAdapter, downloadWebGPUTensors, loadWebGPU } from './webg
  * A backend a user can ask for. `tensorflow` is libtensorflow through tfjs-node(-gpu); `webgpu` is any Vulkan,
  * Metal or D3D12 GPU through Dawn (npm `webgpu`) in Node, or the browser's navigator.gpu.
  */
-export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** The backend that actually runs, as tfjs names it. */
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
-export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'];
 
 export interface SelectBackendOptions {
-  /** Where the one-line "backend: ..." report goes. Defaults to stderr, so that `--json` output on stdout stays parseable. */
+  /** Where the one-line "backend: ..." report goes. Defaults to stderr (console.warn in a browser), so that `--json` output on stdout stays parseable. */
   log?: (line: string) => void;
+  /**
+   * Where the wasm backend's .wasm files are served (a URL prefix ending in '/'). Browsers need it unless the
+   * files sit next to the page; Node finds them in node_modules.
+   */
+  wasmPaths?: string;
 }
+
+const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
     'install it with `yarn add @tensorflow/tfjs-node-gpu@4.22.0` (NVIDIA GPU, CUDA 11.2 + cuDNN 8.1) ' +
     'or `yarn add @tensorflow/tfjs-node@4.22.0` (CPU); both download libtensorflow at install time',
+  webgl: 'it needs a browser with WebGL 2 or 1 (Node has none)',
   webgpu:
     'it needs the optional dependencies `webgpu` (Dawn, for Node) and `@tensorflow/tfjs-backend-webgpu` ' +
     '(`yarn install`, which installs them on linux-x64, macOS and Windows) and a GPU driver (Vulkan, Metal or D3D12)',
@@ -52,8 +60,9 @@ async function loadTensorflow(): Promise<string> {
   throw new Error(errors.join('; '));
 }
 
-async function loadWasm(): Promise<string> {
+async function loadWasm(_auto: boolean, options: SelectBackendOptions): Promise<string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (options.wasmPaths !== undefined) wasm.setWasmPaths(options.wasmPaths);
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
   registerWasmTrainingKernels();
   const threads = wasm.getThreadsCount();
@@ -67,23 +76,36 @@ async function loadCpu(): Promise<string> {
   return 'pure JS, the correctness reference';
 }
 
+async function loadWebgl(): Promise<string> {
+  if (isNode()) throw new Error('WebGL exists only in browsers');
+  if (!(await tf.setBackend('webgl'))) throw new Error('WebGL did not initialise (no WebGL context)');
+  return `WebGL ${tf.env().getNumber('WEBGL_VERSION')}`;
+}
+
 // `auto` takes webgpu on a real GPU only: on an emulated adapter (SwiftShader, llvmpipe) wasm is far faster.
 async function loadWebgpu(auto: boolean): Promise<string> {
   return `adapter ${describeWebGPUAdapter(await loadWebGPU({ hardwareOnly: auto }))}`;
 }
 
-const LOADERS: Record<BackendName, (auto: boolean) => Promise<string>> = {
-  tensorflow: loadTensorflow,
+const LOADERS: Record<BackendName, (auto: boolean, options: SelectBackendOptions) => Promise<string>> = {
+  tensorflow: async () => {
+    if (!isNode()) throw new Error('tfjs-node runs only in Node');
+    return loadTensorflow();
+  },
   webgpu: loadWebgpu,
+  webgl: loadWebgl,
   wasm: loadWasm,
   cpu: loadCpu,
 };
-const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+// Node: libtensorflow, then a GPU through Dawn, then wasm. Browsers: WebGPU, then WebGL, then wasm.
+const AUTO_ORDER_NODE: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+const AUTO_ORDER_BROWSER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 /**
  * Makes one backend the active tfjs backend and logs one line naming it.
  *
- * `auto` takes tfjs-node-gpu, else tfjs-node, else webgpu on a hardware adapter, else wasm, else cpu. A backend
+ * `auto` takes, in Node, tfjs-node-gpu, else tfjs-node, else webgpu on a hardware adapter, else wasm, else cpu; in
+ * a browser, webgpu on a hardware adapter, else webgl, else wasm, else cpu. A backend
  * named explicitly that cannot load is a {@link BackendUnavailableError}. On wasm it also registers the gradient
  * kernels training needs. The webgpu line names the adapter and says whether it is emulated or a fallback adapter.
  * Switching backends within a process, any number of times, is allowed: tensors move with tfjs's own copy.
@@ -92,14 +114,14 @@ export async function selectBackend(request: BackendRequest = 'auto', options: S
   if (!BACKEND_CHOICES.includes(request)) {
     throw new Error(`Unknown backend '${String(request)}': choose one of ${BACKEND_CHOICES.join(', ')}.`);
   }
-  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const candidates = request === 'auto' ? AUTO_ORDER : [request];
+  const log = options.log ?? (isNode() ? (line: string) => process.stderr.write(line + '\n') : (line: string) => console.warn(line));
+  const candidates = request === 'auto' ? (isNode() ? AUTO_ORDER_NODE : AUTO_ORDER_BROWSER) : [request];
   const failures: string[] = [];
   // Tensors still on the GPU cannot be moved synchronously in Node; fetch them first (a no-op elsewhere).
   if ((tf.engine() as unknown as { backendName: string | null }).backendName === 'webgpu') await downloadWebGPUTensors();
   for (const name of candidates) {
     try {
-      const detail = await LOADERS[name](request === 'auto');
+      const detail = await LOADERS[name](request === 'auto', options);
       await tf.ready();
       log(`[faceshifter] backend: ${name} (${detail})${failures.length ? `; skipped ${failures.join(', ')}` : ''}`);
       return name;

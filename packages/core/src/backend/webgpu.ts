@@ -54,7 +54,7 @@ let dawnSetup: Promise<GPULike> | null = null;
 function setupDawn(): Promise<GPULike> {
   dawnSetup ??= (async () => {
     // Dawn's Vulkan loader warns on every start when this is unset; any writable folder will do.
-    process.env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
+    process.env.XDG_RUNTIME_DIR ??= process.env.TMPDIR ?? '/tmp';
     // A variable specifier keeps bundlers of browser builds from resolving the Node-only binding.
     const specifier = 'webgpu';
     const dawn = (await import(/* @vite-ignore */ specifier)) as { create(flags: string[]): GPULike; globals: object };

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { decodeImage, imageToTensor } from '../faces/image_io.js';
+import { decodeImage } from '../node/image_io.js';
+import { imageToTensor } from '../image/raw_image.js';
 import { loadIdentityEncoder } from '../identity/registry.js';
 import { selectBackend } from './select_backend.js';
 import { describeOnWebGPU, readAndDispose, relativeL2, webgpuMemory } from '../test_utils/webgpu_tests.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModelConfig, modelConfigFromDocument, MODEL_PRESET_VALUES, resolveModelConfig } from './model_config.js';
+import { loadModelConfig } from '../node/config_files.js';
+import { modelConfigFromDocument, MODEL_PRESET_VALUES, resolveModelConfig } from './model_config.js';
 import { ConfigError } from './schema.js';
 
 const repoConfig = (name: string): string => new URL(`../../../../configs/${name}`, import.meta.url).pathname;

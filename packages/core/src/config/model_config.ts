@@ -3,7 +3,6 @@
  * discriminator, typed, with presets. The other top-level sections of a config file (name, seed, data, train, ...)
  * belong to the train package; {@link modelConfigFromDocument} validates only `model`.
  */
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import * as s from './schema.js';
 
@@ -147,29 +146,23 @@ export function modelConfigFromDocument(doc: unknown, source = 'config'): ModelC
   return resolveModelConfig(doc.model, 'model');
 }
 
-/** Reads and parses a YAML config file; a syntax error is one line naming the file and position. */
-export function readYamlFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+/** Parses YAML config text; a syntax error is one line naming the source (a file, or what the text came from) and position. */
+export function parseYamlText(text: string, source: string): unknown {
   try {
     return parseYaml(text);
   } catch (e) {
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(`${file}: invalid YAML: ${message}`);
+    throw new Error(`${source}: invalid YAML: ${message}`);
   }
 }
 
-/** The validated model section of a YAML config file; errors name the file and the key path. */
-export function loadModelConfig(file: string): ModelConfig {
-  const doc = readYamlFile(file);
+/** The validated model section of YAML config text; errors name `source` and the key path. */
+export function modelConfigFromYaml(text: string, source: string): ModelConfig {
+  const doc = parseYamlText(text, source);
   try {
-    return modelConfigFromDocument(doc, file);
+    return modelConfigFromDocument(doc, source);
   } catch (e) {
-    if (e instanceof s.ConfigError) throw new s.ConfigError(e.path, `${e.problem} (in ${file})`);
+    if (e instanceof s.ConfigError) throw new s.ConfigError(e.path, `${e.problem} (in ${source})`);
     throw e;
   }
 }

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { alignmentTransform, applyAffine, FFHQ_TEMPLATE, warpAffine, type Landmarks5 } from './alignment.js';
 import { loadFaceDetector, type FaceDetector } from './detector.js';
-import { decodeImage } from './image_io.js';
-import { packageFile } from './model_files.js';
+import { decodeImage } from '../node/image_io.js';
+import { packageFile } from '../node/package_files.js';
 
 // The committed embedded dataset (datasets/embedded): its manifest holds the landmarks detected in the source photos.
 const EMBEDDED = fileURLToPath(new URL('../../../../datasets/embedded/', import.meta.url));

@@ -2,17 +2,19 @@ import * as tf from '@tensorflow/tfjs';
 import type { RawImage } from '../image/png.js';
 import type { Landmarks5, Point } from './alignment.js';
 import { reduceLandmarks68 } from './landmarks.js';
-import { loadFaceApiWeights } from './model_files.js';
+import { platform } from '../platform.js';
+import { loadFaceApiWeights, type ModelFiles } from './model_files.js';
 
 /**
  * Face detection and 68 landmarks with @vladmandic/face-api (pinned 1.7.15): SSD MobileNet v1, falling back to
  * the Tiny Face Detector when SSD finds nothing, then the 68-point landmark net on each box.
  *
- * One tfjs in the process: face-api's `face-api.node-wasm.js` build takes `@tensorflow/tfjs` and
- * `@tensorflow/tfjs-backend-wasm` as external `require`s (it bundles no tfjs), so it runs on this project's
- * tfjs 4.22.0 and whatever backend `selectBackend` chose. Its other builds either bundle a second tfjs-core
- * (face-api.js, face-api.esm.js) or require tfjs-node (face-api.node.js), which does not install offline.
- * Weights are read from the package's `model/` folder (never fetched) and handed over with `loadFromWeightMap`.
+ * One tfjs in the process: face-api's `face-api.esm-nobundle.js` (browsers) and `face-api.node-wasm.js` (Node, which
+ * the Node platform installs) builds take tfjs as an external import (they bundle no tfjs), so they run on this
+ * project's tfjs 4.22.0 and whatever backend `selectBackend` chose. Its other builds either bundle a second
+ * tfjs-core (face-api.js, face-api.esm.js) or require tfjs-node (face-api.node.js), which does not install offline.
+ * Weights come from the package's `model/` folder through {@link ModelFiles} and are handed over with
+ * `loadFromWeightMap`.
  */
 
 /** One detected face, in the photo's pixel coordinates. */
@@ -63,13 +65,15 @@ interface FaceApiModule {
 let faceApi: Promise<FaceApiModule> | undefined;
 
 /** Loads face-api's detector and landmark weights once per process (they stay in memory: ~12 MB). */
-async function loadFaceApi(): Promise<FaceApiModule> {
+async function loadFaceApi(files?: ModelFiles): Promise<FaceApiModule> {
   faceApi ??= (async () => {
-    const mod = (await import('@vladmandic/face-api/dist/face-api.node-wasm.js')) as unknown as FaceApiModule & { default?: FaceApiModule };
+    const importFaceApi = platform().faceApi ?? (() => import('@vladmandic/face-api/dist/face-api.esm-nobundle.js'));
+    const mod = (await importFaceApi()) as FaceApiModule & { default?: FaceApiModule };
     const api = mod.default?.nets ? mod.default : mod;
-    api.nets.ssdMobilenetv1.loadFromWeightMap(loadFaceApiWeights('ssd_mobilenetv1_model'));
-    api.nets.tinyFaceDetector.loadFromWeightMap(loadFaceApiWeights('tiny_face_detector_model'));
-    api.nets.faceLandmark68Net.loadFromWeightMap(loadFaceApiWeights('face_landmark_68_model'));
+    const [ssd, tiny, landmarks] = await Promise.all(['ssd_mobilenetv1_model', 'tiny_face_detector_model', 'face_landmark_68_model'].map((n) => loadFaceApiWeights(n, files)));
+    api.nets.ssdMobilenetv1.loadFromWeightMap(ssd!);
+    api.nets.tinyFaceDetector.loadFromWeightMap(tiny!);
+    api.nets.faceLandmark68Net.loadFromWeightMap(landmarks!);
     return api;
   })();
   try {
@@ -84,8 +88,8 @@ async function loadFaceApi(): Promise<FaceApiModule> {
 export class FaceDetector {
   private constructor(private readonly api: FaceApiModule) {}
 
-  static async load(): Promise<FaceDetector> {
-    return new FaceDetector(await loadFaceApi());
+  static async load(options: { files?: ModelFiles } = {}): Promise<FaceDetector> {
+    return new FaceDetector(await loadFaceApi(options.files));
   }
 
   /** Faces in an 8-bit RGB photo, highest score first. An image with no face gives []. */
@@ -121,6 +125,6 @@ export class FaceDetector {
 }
 
 /** The detector, loaded from @vladmandic/face-api's files (once per process). */
-export function loadFaceDetector(): Promise<FaceDetector> {
-  return FaceDetector.load();
+export function loadFaceDetector(options: { files?: ModelFiles } = {}): Promise<FaceDetector> {
+  return FaceDetector.load(options);
 }

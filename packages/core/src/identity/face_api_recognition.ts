@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadFaceApiWeights } from '../faces/model_files.js';
+import { loadFaceApiWeights, type ModelFiles } from '../faces/model_files.js';
 import type { CropBox } from './crop.js';
 import { FrozenFaceEncoder } from './identity_encoder.js';
 
@@ -132,6 +132,6 @@ export class FaceApiRecognition extends FrozenFaceEncoder {
 }
 
 /** Loads the face-api recognition net from @vladmandic/face-api's `model/` folder (offline). */
-export async function loadFaceApiRecognition(options: { cropBox?: CropBox } = {}): Promise<FaceApiRecognition> {
-  return new FaceApiRecognition(loadFaceApiWeights('face_recognition_model'), options.cropBox);
+export async function loadFaceApiRecognition(options: { cropBox?: CropBox; files?: ModelFiles } = {}): Promise<FaceApiRecognition> {
+  return new FaceApiRecognition(await loadFaceApiWeights('face_recognition_model', options.files), options.cropBox);
 }

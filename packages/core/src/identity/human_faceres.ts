@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadGraphModelFiles, type GraphNode } from '../faces/model_files.js';
+import { loadGraphModelFiles, type GraphNode, type ModelFiles } from '../faces/model_files.js';
 import type { CropBox } from './crop.js';
 import { FrozenFaceEncoder } from './identity_encoder.js';
 
@@ -28,7 +28,7 @@ const OUTPUT_NODE = 'global_pooling/Mean';
 const SUPPORTED_OPS = new Set(['Placeholder', 'Const', 'Conv2D', 'DepthwiseConv2dNative', 'Add', 'AddV2', 'Mul', 'Relu', 'Minimum', 'Maximum', 'Mean']);
 
 function decodeAttrString(s: string | undefined): string {
-  return s ? Buffer.from(s, 'base64').toString('utf8') : '';
+  return s ? new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0))) : '';
 }
 
 function strides(node: GraphNode): [number, number] {
@@ -280,7 +280,7 @@ export class HumanFaceres extends FrozenFaceEncoder {
 }
 
 /** Loads Human's faceres from @vladmandic/human's `models/` folder (offline). */
-export async function loadHumanFaceres(options: { cropBox?: CropBox } = {}): Promise<HumanFaceres> {
-  const { nodes, weights } = loadGraphModelFiles('@vladmandic/human', 'models/faceres.json');
+export async function loadHumanFaceres(options: { cropBox?: CropBox; files?: ModelFiles } = {}): Promise<HumanFaceres> {
+  const { nodes, weights } = await loadGraphModelFiles('@vladmandic/human', 'models/faceres.json', options.files);
   return new HumanFaceres(nodes, weights, options.cropBox);
 }

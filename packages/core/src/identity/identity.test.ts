@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, imageToTensor } from '../faces/image_io.js';
+import { decodeImage } from '../node/image_io.js';
+import { imageToTensor } from '../image/raw_image.js';
 import { loadFaceApiWeights, loadPackageGraphModel } from '../faces/model_files.js';
 import { CropResize } from './crop.js';
 import { loadFaceApiRecognition, type FaceApiRecognition } from './face_api_recognition.js';
@@ -88,7 +89,7 @@ describe('face-api recognition encoder', () => {
     };
     const api = (mod.default ?? mod) as typeof mod;
     const reference = new api.FaceRecognitionNet();
-    reference.loadFromWeightMap(loadFaceApiWeights('face_recognition_model'));
+    reference.loadFromWeightMap(await loadFaceApiWeights('face_recognition_model'));
     const pixels = tf.randomUniform([1, 150, 150, 3], 0, 255, 'float32', 3) as tf.Tensor4D;
     const ours = encoder.descriptors(pixels);
     const theirs = tf.tidy(() => reference.forwardInput(new api.NetInput([tf.squeeze(pixels, [0]) as tf.Tensor3D])));

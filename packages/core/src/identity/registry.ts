@@ -1,5 +1,7 @@
 import type { SafetensorsFile } from '../weights/safetensors.js';
-import { readWeightsFile } from '../weights/weights_file.js';
+import type { ModelFiles } from '../faces/model_files.js';
+import { platform } from '../platform.js';
+import { parseWeights } from '../weights/weights_file.js';
 import { CentredIdentityEncoder } from './centred_encoder.js';
 import { FACE_API_DESCRIPTOR_MEAN } from './descriptor_means.js';
 import { loadFaceApiRecognition } from './face_api_recognition.js';
@@ -10,10 +12,13 @@ import type { EncoderInputAlignment } from './template_warp.js';
 
 type PackagedName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres';
 
-const PACKAGED: Record<PackagedName, { load: () => Promise<IdentityEncoder>; dim: number }> = {
-  'face-api-recognition': { load: loadFaceApiRecognition, dim: 128 },
-  'face-api-recognition-centred': { load: async () => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition(), FACE_API_DESCRIPTOR_MEAN), dim: 128 },
-  'human-faceres': { load: loadHumanFaceres, dim: 1024 },
+const PACKAGED: Record<PackagedName, { load: (files?: ModelFiles) => Promise<IdentityEncoder>; dim: number }> = {
+  'face-api-recognition': { load: (files) => loadFaceApiRecognition({ files }), dim: 128 },
+  'face-api-recognition-centred': {
+    load: async (files) => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition({ files }), FACE_API_DESCRIPTOR_MEAN),
+    dim: 128,
+  },
+  'human-faceres': { load: (files) => loadHumanFaceres({ files }), dim: 1024 },
 };
 
 /** The registered encoder names: the packaged ones (training encoders first), then those loaded from PyTorch weights. */
@@ -30,8 +35,13 @@ export function identityEncoderDim(name: IdentityEncoderName): number | null {
 }
 
 export interface LoadIdentityEncoderOptions {
-  /** The PyTorch weights of an InsightFace encoder: a `.pth` (torch.save) or safetensors path, or a parsed file. */
-  weights?: string | SafetensorsFile;
+  /**
+   * The PyTorch weights of an InsightFace encoder: a `.pth` (torch.save) or safetensors file as bytes or parsed, or
+   * a path (read by the host platform: Node's file system).
+   */
+  weights?: string | Uint8Array | SafetensorsFile;
+  /** Where the packaged encoders' model files come from; default: the installed platform's (see platform.ts). */
+  files?: ModelFiles;
   /** The state_dict's key inside a `.pth` checkpoint that holds several. */
   entry?: string;
   /** What the encoder is given: `ffhq` crops (default), the reference's `native` alignment, or `aligned-112` crops. */
@@ -53,7 +63,17 @@ export async function loadIdentityEncoder(name: IdentityEncoderName | string, op
     if (options.weights === undefined) {
       throw new Error(`identity encoder '${name}' needs its weights: set ${options.weightsOption ?? 'identity.weights (or pass --weights)'} to ${INSIGHTFACE_ENCODERS[name].weightsHint}`);
     }
-    const file = typeof options.weights === 'string' ? await readWeightsFile(options.weights, { what: `weights of identity encoder ${name}`, entry: options.entry }) : options.weights;
+    const what = `weights of identity encoder ${name}`;
+    let file: SafetensorsFile;
+    if (typeof options.weights === 'string') {
+      const read = platform().readWeightsFile;
+      if (read === null) throw new Error(`identity encoder '${name}': cannot read ${options.weights} here (no file system); pass the weights file's bytes`);
+      file = await read(options.weights, { what, entry: options.entry });
+    } else if (options.weights instanceof Uint8Array) {
+      file = parseWeights(options.weights, what, { entry: options.entry });
+    } else {
+      file = options.weights;
+    }
     return createInsightFaceEncoder(name, file, { input: options.input });
   }
   const packaged = PACKAGED[name as PackagedName];
@@ -62,5 +82,5 @@ export async function loadIdentityEncoder(name: IdentityEncoderName | string, op
     throw new Error(`identity encoder '${name}' ships with its npm package and takes no weights file; remove identity.weights (--weights), or pick an InsightFace encoder (${INSIGHTFACE_ENCODER_NAMES.slice(0, 3).join(', ')}, ...)`);
   }
   if (options.input !== undefined && options.input !== 'ffhq') throw new Error(`identity encoder '${name}': only FFHQ-aligned input is supported (got ${options.input})`);
-  return packaged.load();
+  return packaged.load(options.files);
 }

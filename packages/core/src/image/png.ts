@@ -1,8 +1,11 @@
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { unzlibSync, zlibSync } from 'fflate';
+import { concatChunks } from '../weights/safetensors.js';
+import { crc32 } from '../weights/zip.js';
 
 /**
  * A small PNG codec for what this project writes and reads back: 8-bit RGB/RGBA/grey images with tEXt chunks.
  * The tEXt chunks carry the synthetic-content mark that every swapped image gets (tool, checkpoint, date).
+ * Pure JS (fflate for zlib), so the web app writes the same marked PNG as `yarn swap`.
  */
 
 export interface RawImage {
@@ -63,7 +66,7 @@ export function encodePng(image: RawImage, text: Record<string, string> = {}): U
     body.set(v, k.length + 1);
     parts.push(chunk('tEXt', body));
   }
-  parts.push(chunk('IDAT', deflateSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0)));
+  parts.push(chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0)));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
@@ -98,13 +101,19 @@ function* chunks(png: Uint8Array, source: string): Generator<Chunk> {
   throw new Error(`${source}: truncated PNG (no IEND chunk).`);
 }
 
+function latin1Text(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += String.fromCharCode(b);
+  return out;
+}
+
 /** Reads the tEXt chunks of a PNG, e.g. to check the synthetic-content mark. */
 export function readPngText(png: Uint8Array, source = 'PNG'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const c of chunks(png, source)) {
     if (c.type !== 'tEXt') continue;
     const nul = c.data.indexOf(0);
-    out[String.fromCharCode(...c.data.subarray(0, nul))] = Buffer.from(c.data.subarray(nul + 1)).toString('latin1');
+    out[String.fromCharCode(...c.data.subarray(0, nul))] = latin1Text(c.data.subarray(nul + 1));
   }
   return out;
 }
@@ -131,7 +140,13 @@ export function decodePng(png: Uint8Array, source = 'PNG'): RawImage {
       channels = ch;
     } else if (c.type === 'IDAT') idat.push(c.data);
   }
-  const raw = inflateSync(Buffer.concat(idat));
+  let raw: Uint8Array;
+  try {
+    raw = unzlibSync(concatChunks(idat));
+  } catch (e) {
+    throw new Error(`${source}: corrupt PNG (image data does not inflate: ${e instanceof Error ? e.message : String(e)}).`);
+  }
+  if (raw.length < (width * channels + 1) * height) throw new Error(`${source}: truncated PNG (image data is short).`);
   const stride = width * channels;
   const out = new Uint8Array(stride * height);
   for (let y = 0; y < height; y++) {

@@ -27,7 +27,7 @@ describe('model summary', () => {
   it('`yarn model-summary --json` prints exactly the trainable counts of configs/aei.yaml', () => {
     const stdout = execFileSync(
       'npx',
-      ['tsx', '--tsconfig', 'tsconfig.check.json', 'packages/core/src/cli/model_summary.ts', '--config', 'configs/aei.yaml', '--json', '--backend', process.env.FACESHIFTER_BACKEND ?? 'wasm'],
+      ['tsx', '--tsconfig', 'tsconfig.check.json', 'packages/core/src/node/cli/model_summary.ts', '--config', 'configs/aei.yaml', '--json', '--backend', process.env.FACESHIFTER_BACKEND ?? 'wasm'],
       { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     );
     expect(JSON.parse(stdout)).toEqual({ cId: 128, encoder: 67_087_744, generator: 106_393_045, hearnet: 16_663_043, discriminator: 46_047_555 });
@@ -37,7 +37,7 @@ describe('model summary', () => {
   it('`yarn model-summary` names a bad config key in one line and exits 1', () => {
     let message = '';
     try {
-      execFileSync('npx', ['tsx', '--tsconfig', 'tsconfig.check.json', 'packages/core/src/cli/model_summary.ts', '--config', 'configs/missing.yaml', '--backend', 'cpu'], {
+      execFileSync('npx', ['tsx', '--tsconfig', 'tsconfig.check.json', 'packages/core/src/node/cli/model_summary.ts', '--config', 'configs/missing.yaml', '--backend', 'cpu'], {
         cwd: root,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,17 +7,10 @@ import { resolveModelConfig } from '../config/model_config.js';
 import { AEINet } from '../models/aei_net.js';
 import { HEARNet } from '../models/hear_net.js';
 import { MultiscaleDiscriminator } from '../models/multiscale_discriminator.js';
-import { COMPLETE_MARKER, writeDirectoryAtomic, writeStagedFile } from './atomic_fs.js';
-import {
-  CHECKPOINT_FORMAT,
-  loadCheckpoint,
-  loadCheckpointNetworks,
-  readCheckpoint,
-  resolveCheckpointDir,
-  saveCheckpoint,
-  writeCheckpointFiles,
-} from './checkpoint.js';
-import { readSafetensors } from './safetensors.js';
+import { COMPLETE_MARKER, writeDirectoryAtomic, writeStagedFile } from '../node/atomic_fs.js';
+import { CHECKPOINT_FORMAT } from './checkpoint.js';
+import { loadCheckpoint, loadCheckpointNetworks, readCheckpoint, resolveCheckpointDir, saveCheckpoint, writeCheckpointFiles } from '../node/checkpoint_fs.js';
+import { readSafetensors } from '../node/safetensors_fs.js';
 import { expectSameBits, randomizeWeights, weightValues } from './test_utils/weights_fixtures.js';
 
 let root: string;

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { unpickle, UnsafePickleError } from './pickle.js';
 import { parsePth, PthError } from './pth.js';
-import { parseWeights, readWeightsFile } from './weights_file.js';
+import { parseWeights } from './weights_file.js';
+import { readWeightsFile } from '../node/weights_file_fs.js';
 
 /** Fixtures written by torch 1.13's torch.save (make_pth_fixtures.py); expected.json is what torch reads back. */
 const dir = new URL('./test_fixtures/pth/', import.meta.url);

@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelConfig } from '../config/model_config.js';
-import { loadCheckpointNetworks } from './checkpoint.js';
-import { importWeights, inspectWeights } from './commands.js';
+import { loadCheckpointNetworks } from '../node/checkpoint_fs.js';
+import { importWeights, inspectWeights } from '../node/weights_commands.js';
 import { exportReferenceTensors } from './reference_mapping.js';
 import { REFERENCE_PTH_CONFIG } from './test_fixtures/reference_pth/config.js';
-import { readWeightsFile } from './weights_file.js';
+import { readWeightsFile } from '../node/weights_file_fs.js';
 
 /** The reference's G_latest.pth / D_latest.pth at a small config, written by torch.save (make_reference_pth.py). */
 const fixture = (name: string): string => fileURLToPath(new URL(`./test_fixtures/reference_pth/${name}`, import.meta.url));

@@ -2,14 +2,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  concatChunks,
-  encodeSafetensors,
-  parseSafetensors,
-  readSafetensors,
-  writeSafetensors,
-  type SafetensorsTensor,
-} from './safetensors.js';
+import { concatChunks, encodeSafetensors, parseSafetensors, type SafetensorsTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors } from '../node/safetensors_fs.js';
 
 let dir: string;
 beforeAll(async () => {

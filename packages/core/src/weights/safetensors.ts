@@ -9,9 +9,6 @@
  * Reading parses the header, validates every entry against the file, and then hands out zero-copy typed-array
  * views of the one buffer the file was read into (a copy only when an offset is misaligned for the element size).
  */
-import { readFile } from 'node:fs/promises';
-import { endianness } from 'node:os';
-import { writeFileAtomic, type FileChunks } from './atomic_fs.js';
 
 /** The element types this reader and writer handle. */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
@@ -65,7 +62,7 @@ const SUPPORTED = Object.keys(BYTES_PER_ELEMENT) as SafetensorsDtype[];
 const KNOWN_UNSUPPORTED = ['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'U64', 'F8_E5M2', 'F8_E4M3'];
 /** The reference implementation refuses headers above 100 MB; a larger length means a corrupt or foreign file. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type TypedArrayCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (length: number): T };
 const CTORS: Record<SafetensorsDtype, TypedArrayCtor<SafetensorsData>> = {
@@ -249,20 +246,6 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   return { source, metadata, tensors };
 }
 
-/** Reads and validates a safetensors file (one read into one buffer; tensors are views of it). */
-export async function readSafetensors(file: string): Promise<SafetensorsFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SafetensorsError(
-      code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${e instanceof Error ? e.message : String(e)})`,
-    );
-  }
-  return parseSafetensors(bytes, file);
-}
-
 function expectedDtypeOf(data: SafetensorsData): SafetensorsDtype[] {
   if (data instanceof Float32Array) return ['F32'];
   if (data instanceof Float64Array) return ['F64'];
@@ -314,26 +297,22 @@ export function encodeSafetensors(
     offset += bytes.byteLength;
     chunks.push(bytes);
   }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces so the data section starts 8-byte aligned: readers can then view F64/I64 without copying.
   const padded = Math.ceil(json.byteLength / 8) * 8;
-  const head = Buffer.alloc(8 + padded, 0x20);
-  head.writeBigUInt64LE(BigInt(padded), 0);
-  json.copy(head, 8);
+  const head = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
   return [head, ...chunks];
-}
-
-/** Writes a safetensors file atomically (temporary file in the same directory, then rename). */
-export async function writeSafetensors(
-  file: string,
-  tensors: Iterable<readonly [string, SafetensorsTensor]>,
-  metadata: Readonly<Record<string, string>> = {},
-): Promise<void> {
-  const chunks: FileChunks = encodeSafetensors(tensors, metadata, file);
-  await writeFileAtomic(file, chunks);
 }
 
 /** Concatenates encoded chunks into one buffer (small files and tests). */
 export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core';
+import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { parseShard } from '@faceshifter/train';
 import { loadExperiment } from '../experiments/experiment.js';
 import { runExperiment, writeResults } from '../experiments/runner.js';

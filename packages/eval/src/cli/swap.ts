@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type IdentityEncoderName } from '@faceshifter/core';
+import { BACKEND_CHOICES, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type IdentityEncoderName } from '@faceshifter/core/node';
 import { runSwap } from '../swap/run.js';
 import type { FaceSelection } from '../swap/swapper.js';
 

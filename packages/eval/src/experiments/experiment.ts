@@ -4,7 +4,7 @@
  * holds the pure parts: the schema, sharding and the `--steps` scaling.
  */
 import path from 'node:path';
-import { ConfigError, readYamlFile, schema as s } from '@faceshifter/core';
+import { ConfigError, readYamlFile, schema as s } from '@faceshifter/core/node';
 import { loadTrainConfig, type TrainConfig } from '@faceshifter/train';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

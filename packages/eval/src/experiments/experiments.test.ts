@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AEINet, loadIdentityEncoder } from '@faceshifter/core';
+import { AEINet, loadIdentityEncoder } from '@faceshifter/core/node';
 import { listDatasetItems, loadTrainConfig } from '@faceshifter/train';
 import { loadExperiment, shardOfVariant, stepsOverrides, variantOverrides, variantsOfShard } from './experiment.js';
 import { learningChecks, lossSummary, runExperiment, sameImageReconstruction, writeResults, type ExperimentRunSummary, type VariantResult } from './runner.js';

@@ -17,7 +17,7 @@ import {
   type HEARNet,
   type IdentityEncoder,
   type RawImage,
-} from '@faceshifter/core';
+} from '@faceshifter/core/node';
 import { acquireRunLock, findCheckpoint, listCheckpoints, reconstructionLoss, train, type TrainConfig } from '@faceshifter/train';
 import { FaceMetrics, aeiSwapFn, evaluatePairs, type EvalMethod, type EvalSummary, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, type EvalPair } from '../metrics/pairs.js';

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AEINet, HEARNet, MultiscaleDiscriminator, resolveModelConfig, saveCheckpoint } from '@faceshifter/core';
+import { AEINet, HEARNet, MultiscaleDiscriminator, resolveModelConfig, saveCheckpoint } from '@faceshifter/core/node';
 import { LONG, REPO, runCliToEnd, treeSnapshot } from '../../../train/src/test_utils/faults.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'faults-inputs-'));

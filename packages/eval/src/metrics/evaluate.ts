@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type IdentityEncoderName, type Point, type RawImage } from '@faceshifter/core';
+import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type IdentityEncoderName, type Point, type RawImage } from '@faceshifter/core/node';
 import { expressionError } from './expression.js';
 import { alignedLandmarks68 } from './landmarks.js';
 import type { EvalPair } from './pairs.js';

@@ -1,4 +1,4 @@
-import type { Point } from '@faceshifter/core';
+import type { Point } from '@faceshifter/core/node';
 
 /** The inner-face points used for expression: brows 17–26, nose 27–35, eyes 36–47, mouth 48–67 (no jaw contour,
  * which mostly carries face outline and slides under yaw). */

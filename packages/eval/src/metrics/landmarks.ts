@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadFaceDetector, type Point, type RawImage } from '@faceshifter/core';
+import { loadFaceDetector, type Point, type RawImage } from '@faceshifter/core/node';
 
 /**
  * 68 landmarks (iBUG layout) of an ALIGNED face crop, from face-api's landmark net run on a fixed box.

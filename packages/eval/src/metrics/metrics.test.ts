@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '@faceshifter/core';
+import { decodeImage } from '@faceshifter/core/node';
 import { listDatasetItems, type DatasetItem } from '@faceshifter/train';
 import { FaceMetrics, evaluatePairs } from './evaluate.js';
 import { expressionError } from './expression.js';

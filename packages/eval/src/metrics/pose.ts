@@ -1,4 +1,4 @@
-import type { Point } from '@faceshifter/core';
+import type { Point } from '@faceshifter/core/node';
 
 /** Head pose in degrees. R = Rz(roll)·Ry(yaw)·Rx(pitch) maps the face model into camera axes (x right, y up,
  * z towards the camera); a left-right mirror negates yaw and roll and keeps pitch. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { encodePng, resizeImage, writeFileAtomic, type RawImage } from '@faceshifter/core';
+import { encodePng, resizeImage, writeFileAtomic, type RawImage } from '@faceshifter/core/node';
 import type { EvalResult, EvalSummary, PairResult } from '../metrics/evaluate.js';
 
 const f = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : 'nan');

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '@faceshifter/core';
+import { IMAGE_EXTENSIONS } from '@faceshifter/core/node';
 import { checkPngPath, swapMark, writeSwapPng } from './mark.js';
 import { FaceSwapper, readPhoto, type AnalysedPhoto, type FaceSelection, type FaceSwapperOptions } from './swapper.js';
 

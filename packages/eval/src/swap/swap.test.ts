@@ -15,8 +15,8 @@ import {
   resolveModelConfig,
   saveCheckpoint,
   type Point,
-} from '@faceshifter/core';
-import { convexHull, insideDistance } from './mask.js';
+} from '@faceshifter/core/node';
+import { convexHull, insideDistance } from '@faceshifter/core/node';
 import { runSwap } from './run.js';
 import { FaceSwapper, readPhoto } from './swapper.js';
 

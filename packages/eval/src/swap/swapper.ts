@@ -1,36 +1,31 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { access } from 'node:fs/promises';
 import {
-  alignFace,
-  applyAffine,
   decodeImage,
+  FaceSwapPipeline,
   ImageDecodeError,
-  imageToTensor,
   loadCheckpointNetworks,
   loadFaceDetector,
   loadIdentityEncoder,
-  pasteBack,
   readCheckpoint,
-  tensorToImage,
   type AEINet,
-  type DetectedFace,
-  type FaceDetector,
+  type AnalysedPhoto,
+  type FaceMaskOptions,
+  type FaceSelection,
   type HEARNet,
-  type IdentityEncoder,
   type IdentityEncoderName,
   type LoadedCheckpoint,
   type RawImage,
-} from '@faceshifter/core';
+  type SwapResult,
+} from '@faceshifter/core/node';
 import { findCheckpoint, trainedIdentityEncoder } from '@faceshifter/train';
-import { faceMask, type FaceMaskOptions } from './mask.js';
 
 /**
- * Face swapping on whole photos: detect and align both faces, run AEI-Net (and HEAR-Net when given) on the aligned
- * crops, and paste the swapped face back into the target photo through a soft landmark mask.
+ * Face swapping on photo files: loads the checkpoints, identity encoder and detector named by paths and options,
+ * and runs core's {@link FaceSwapPipeline} (the same code as the web app's) on decoded photos.
  */
 
-/** Which target faces to swap: one index (faces numbered left to right), or all of them. */
-export type FaceSelection = number | 'all';
+export type { AnalysedPhoto, FaceSelection, SwapResult };
 
 export interface FaceSwapperOptions {
   /** AEI-Net run directory (its newest checkpoint is used) or checkpoint directory. */
@@ -47,27 +42,6 @@ export interface FaceSwapperOptions {
   mask?: FaceMaskOptions;
   /** Progress and notes (one line each); default: none. */
   log?: (line: string) => void;
-}
-
-/** A photo's detected faces, ordered left to right (so indices are predictable), with the decoded photo. */
-export interface AnalysedPhoto {
-  file: string;
-  photo: RawImage & { channels: 3 };
-  faces: DetectedFace[];
-}
-
-export interface SwapResult {
-  /** The target photo at its original size with the swapped faces pasted in. */
-  image: RawImage;
-  /** The target's faces, left to right. */
-  faces: DetectedFace[];
-  /** Indices (into `faces`) of the faces swapped. */
-  swapped: number[];
-}
-
-function describeBox(face: DetectedFace, i: number): string {
-  const b = face.box;
-  return `[${i}] x=${Math.round(b.x)} y=${Math.round(b.y)} ${Math.round(b.width)}x${Math.round(b.height)}`;
 }
 
 /** Reads and decodes a photo; a missing or unreadable file is a one-line error naming it and the fix. */
@@ -119,11 +93,7 @@ export class FaceSwapper {
     readonly checkpointDir: string,
     readonly hearDir: string | null,
     readonly identityName: IdentityEncoderName,
-    private readonly aei: AEINet,
-    private readonly hear: HEARNet | null,
-    private readonly identity: IdentityEncoder,
-    private readonly detector: FaceDetector,
-    private readonly options: FaceSwapperOptions,
+    readonly pipeline: FaceSwapPipeline,
     private readonly disposers: (() => void)[],
   ) {}
 
@@ -143,7 +113,8 @@ export class FaceSwapper {
       }
       log(`[swap] identity encoder ${found.name} (${found.from ?? 'default: no run config.yaml found'})`);
       const detector = await loadFaceDetector();
-      return new FaceSwapper(a.dir, h?.dir ?? null, found.name, a.aei, h?.hear ?? null, identity, detector, options, disposers);
+      const pipeline = new FaceSwapPipeline({ aei: a.aei, hear: h?.hear ?? null, identity, detector, detectorKind: options.detector, mask: options.mask, log: options.log });
+      return new FaceSwapper(a.dir, h?.dir ?? null, found.name, pipeline, disposers);
     } catch (e) {
       for (const d of disposers.reverse()) d();
       throw e;
@@ -152,89 +123,32 @@ export class FaceSwapper {
 
   /** The side of the aligned crops AEI-Net works on. */
   get resolution(): number {
-    return this.aei.modelConfig.resolution;
+    return this.pipeline.resolution;
   }
 
   /** Detects the faces of a decoded photo, ordered left to right. */
-  async analyse(file: string, photo: RawImage & { channels: 3 }): Promise<AnalysedPhoto> {
-    const faces = await this.detector.detect(photo, { detector: this.options.detector ?? 'ssd' });
-    faces.sort((a, b) => a.box.x + a.box.width / 2 - (b.box.x + b.box.width / 2));
-    return { file, photo, faces };
+  analyse(file: string, photo: RawImage & { channels: 3 }): Promise<AnalysedPhoto> {
+    return this.pipeline.analyse(file, photo);
   }
 
-  /**
-   * z_id of the source photo's face ([1, c_id]; the caller disposes it). With several faces and no index, the
-   * largest is taken (and logged).
-   */
+  /** z_id of the source photo's face ([1, c_id]; the caller disposes it); see {@link FaceSwapPipeline.sourceIdentity}. */
   sourceIdentity(source: AnalysedPhoto, faceIndex?: number): tf.Tensor2D {
-    const { faces, file } = source;
-    if (faces.length === 0) throw new Error(`${file}: no face found in the source photo; use a photo with a clearly visible, roughly frontal face`);
-    let i = faceIndex ?? 0;
-    if (faceIndex === undefined && faces.length > 1) {
-      const area = (f: DetectedFace): number => f.box.width * f.box.height;
-      i = faces.reduce((best, f, k) => (area(f) > area(faces[best]!) ? k : best), 0);
-      this.options.log?.(`[swap] ${file}: ${faces.length} faces in the source; using the largest, ${describeBox(faces[i]!, i)} (choose with --source-face-index)`);
-    }
-    if (!Number.isInteger(i) || i < 0 || i >= faces.length) {
-      throw new Error(`${file}: --source-face-index ${faceIndex} is out of range: the source has ${faces.length} face${faces.length > 1 ? 's' : ''} (0..${faces.length - 1})`);
-    }
-    const crop = alignFace(source.photo, faces[i]!.landmarks5, this.resolution).crop;
-    return tf.tidy(() => this.identity.embed(imageToTensor(crop).expandDims(0) as tf.Tensor4D));
+    return this.pipeline.sourceIdentity(source, faceIndex);
   }
 
   /** Which of the target's faces a selection means; the errors name the file, the faces found and the fix. */
   selectFaces(target: AnalysedPhoto, selection: FaceSelection | undefined): number[] {
-    const { faces, file } = target;
-    if (faces.length === 0) throw new Error(`${file}: no face found in the target photo; use a photo with a clearly visible, roughly frontal face`);
-    if (selection === 'all') return faces.map((_, i) => i);
-    if (selection === undefined) {
-      if (faces.length === 1) return [0];
-      throw new Error(
-        `${file}: ${faces.length} faces found in the target (left to right: ${faces.map(describeBox).join(', ')}); pass --face-index 0..${faces.length - 1} or --face-index all`,
-      );
-    }
-    if (!Number.isInteger(selection) || selection < 0 || selection >= faces.length) {
-      throw new Error(`${file}: --face-index ${selection} is out of range: the target has ${faces.length} face${faces.length > 1 ? 's' : ''} (0..${faces.length - 1})`);
-    }
-    return [selection];
+    return this.pipeline.selectFaces(target, selection);
   }
 
   /** AEI-Net (then HEAR-Net) on one aligned target crop: the swapped crop, same size. */
-  async swapCrop(crop: RawImage, zId: tf.Tensor2D): Promise<RawImage> {
-    const y = tf.tidy(() => {
-      const xt = imageToTensor(crop).expandDims(0) as tf.Tensor4D;
-      let swap = this.aei.forward(xt, zId).swap;
-      if (this.hear) {
-        // ΔY_t = X_t − AEI(X_t, z_id(X_t)): what AEI-Net fails to reproduce of the target itself (occlusions).
-        const self = this.aei.forward(xt, this.identity.embed(xt)).swap;
-        swap = this.hear.refine(swap, tf.sub(xt, self) as tf.Tensor4D);
-      }
-      return swap.squeeze([0]) as tf.Tensor3D;
-    });
-    try {
-      return await tensorToImage(y);
-    } finally {
-      y.dispose();
-    }
+  swapCrop(crop: RawImage, zId: tf.Tensor2D): Promise<RawImage> {
+    return this.pipeline.swapCrop(crop, zId);
   }
 
   /** Swaps the selected target faces to the identity `zId` and pastes them back into the full target photo. */
-  async swap(zId: tf.Tensor2D, target: AnalysedPhoto, selection?: FaceSelection): Promise<SwapResult> {
-    const chosen = this.selectFaces(target, selection);
-    let image: RawImage = target.photo;
-    for (const i of chosen) {
-      const face = target.faces[i]!;
-      // Align on the untouched photo so that one face's paste cannot shift another's crop.
-      const aligned = alignFace(target.photo, face.landmarks5, this.resolution);
-      const swapped = await this.swapCrop(aligned.crop, zId);
-      const mask = faceMask(
-        face.landmarks68.map((p) => applyAffine(aligned.toCrop, p)),
-        this.resolution,
-        this.options.mask,
-      );
-      image = pasteBack(image, swapped, aligned.toPhoto, { feather: 0.05, mask });
-    }
-    return { image, faces: target.faces, swapped: chosen };
+  swap(zId: tf.Tensor2D, target: AnalysedPhoto, selection?: FaceSelection): Promise<SwapResult> {
+    return this.pipeline.swap(zId, target, selection);
   }
 
   dispose(): void {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights, INSIGHTFACE_ENCODERS, isInsightFaceEncoder, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core';
+import { ConfigError, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights, INSIGHTFACE_ENCODERS, isInsightFaceEncoder, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core/node';
 
 /**
  * The identity encoder of a config without an `identity` section, and of a checkpoint without its run's config.yaml:

@@ -4,7 +4,7 @@
  * licences: datasets/README.md). It stages the photos, cutting the face tiles out of Human's screenshots, then
  * runs the same preparation as `yarn prepare-data --layout identity-folders`.
  */
-import { packageFile } from '@faceshifter/core';
+import { packageFile } from '@faceshifter/core/node';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -5,7 +5,7 @@
  * step 1 rather than days into a run. A file whose tail looks wrong is decoded to confirm, since some writers
  * append data after a JPEG's end marker.
  */
-import { decodeImage } from '@faceshifter/core';
+import { decodeImage } from '@faceshifter/core/node';
 import { promises as fs } from 'node:fs';
 
 const HEAD = 16;

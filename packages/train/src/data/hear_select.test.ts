@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AEINet, encodePng, resolveModelConfig } from '@faceshifter/core';
+import { AEINet, encodePng, resolveModelConfig } from '@faceshifter/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectionIdentity } from '../test_utils/synthetic.js';
 import { selectHearImages } from './hear_select.js';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, writeFileAtomic, type AEINet, type IdentityEncoder } from '@faceshifter/core';
+import { decodeImage, imageToTensor, writeFileAtomic, type AEINet, type IdentityEncoder } from '@faceshifter/core/node';
 import { stringify } from 'csv-stringify/sync';
 import { ProgressBar } from '../logging/progress.js';
 import { manifestToCsv, readManifest, type ManifestRow } from './manifest.js';

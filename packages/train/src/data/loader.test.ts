@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, encodePngSharp } from '@faceshifter/core';
+import { decodeImage, encodePngSharp } from '@faceshifter/core/node';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

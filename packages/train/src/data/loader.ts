@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, ImageDecodeError } from '@faceshifter/core';
+import { decodeImage, ImageDecodeError } from '@faceshifter/core/node';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';

@@ -1,5 +1,5 @@
 import seedrandom from 'seedrandom';
-import type { RawImage } from '@faceshifter/core';
+import type { RawImage } from '@faceshifter/core/node';
 
 /**
  * Synthetic occlusions for HEAR-Net training (faceshifter.md §10). The paper pastes hands (EgoHands, GTEA) and

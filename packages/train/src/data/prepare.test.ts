@@ -9,7 +9,7 @@ import {
   type FaceDetector,
   type Landmarks5,
   type RawImage,
-} from '@faceshifter/core';
+} from '@faceshifter/core/node';
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';

@@ -13,7 +13,7 @@ import {
   type FaceDetector,
   type Landmarks5,
   type RawImage,
-} from '@faceshifter/core';
+} from '@faceshifter/core/node';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ProgressBar } from '../logging/progress.js';

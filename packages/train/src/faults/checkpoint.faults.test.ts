@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import seedrandom from 'seedrandom';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CorruptCheckpointError, injectedWriteFailures, injectWriteFault, loadCheckpointNetworks, verifyCheckpoint, writeStagedFile, type WriteFaultCode } from '@faceshifter/core';
+import { CorruptCheckpointError, injectedWriteFailures, injectWriteFault, loadCheckpointNetworks, verifyCheckpoint, writeStagedFile, type WriteFaultCode } from '@faceshifter/core/node';
 import { train } from '../trainers/run.js';
 import { CheckpointWriteError, findCheckpoint, runTrainingLoop, type TrainingLoopOptions, type TrainingTask } from '../trainers/training_loop.js';
 import { LONG, metricsWithoutTimes, REPO } from '../test_utils/faults.js';

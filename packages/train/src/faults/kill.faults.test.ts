@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verifyCheckpoint } from '@faceshifter/core';
+import { verifyCheckpoint } from '@faceshifter/core/node';
 import { listCheckpoints } from '../trainers/training_loop.js';
 import { checkpointBytes, LONG, loggedSteps, metricsWithoutTimes, runCliToEnd, startCli, tensorBoardView, tinyTrainArgs, waitFor } from '../test_utils/faults.js';
 

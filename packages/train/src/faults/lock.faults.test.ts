@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportWeights, HEARNet, loadCheckpointNetworks, resolveModelConfig, saveCheckpoint } from '@faceshifter/core';
+import { exportWeights, HEARNet, loadCheckpointNetworks, resolveModelConfig, saveCheckpoint } from '@faceshifter/core/node';
 import { acquireRunLock, LOCK_FILE, RunLockedError, withRunLock } from '../trainers/run_lock.js';
 import { findCheckpoint } from '../trainers/training_loop.js';
 import { LONG, REPO } from '../test_utils/faults.js';

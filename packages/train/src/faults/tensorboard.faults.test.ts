@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeStagedFile } from '@faceshifter/core';
+import { writeStagedFile } from '@faceshifter/core/node';
 import { eventFiles, readEventFile } from '../logging/tensorboard.js';
 import { runTrainingLoop, type TrainingLoopOptions, type TrainingTask } from '../trainers/training_loop.js';
 import { tensorBoardView } from '../test_utils/faults.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { RawImage } from '@faceshifter/core';
+import type { RawImage } from '@faceshifter/core/node';
 
 /**
  * Lays out image batches as a grid, one column per batch (e.g. source | target | swap | HEAR output) and one row

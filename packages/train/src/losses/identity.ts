@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize } from '@faceshifter/core';
+import { l2Normalize } from '@faceshifter/core/node';
 
 /**
  * L_id = 1 − cos(z_id(Ŷ), z_id(X_s)), averaged over the batch. Used as L_id for AEI-Net and as L′_id for HEAR-Net.

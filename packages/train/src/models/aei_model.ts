@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AEINet, IdentityEncoder, MultiscaleDiscriminator } from '@faceshifter/core';
+import type { AEINet, IdentityEncoder, MultiscaleDiscriminator } from '@faceshifter/core/node';
 import { hingeDiscriminatorLoss, hingeGeneratorLoss } from '../losses/adversarial.js';
 import { attributeLoss } from '../losses/attribute.js';
 import { identityLoss } from '../losses/identity.js';

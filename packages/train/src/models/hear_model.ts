@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AEINet, HEARNet, IdentityEncoder } from '@faceshifter/core';
+import type { AEINet, HEARNet, IdentityEncoder } from '@faceshifter/core/node';
 import type { HEARWeights } from '../config/train_config.js';
 import { changeLoss } from '../losses/change.js';
 import { identityLoss } from '../losses/identity.js';

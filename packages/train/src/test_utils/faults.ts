@@ -23,8 +23,8 @@ export const CLI: Record<string, string> = {
   experiments: 'packages/eval/src/cli/experiments.ts',
   swap: 'packages/eval/src/cli/swap.ts',
   eval: 'packages/eval/src/cli/eval.ts',
-  weights: 'packages/core/src/cli/weights.ts',
-  'model-summary': 'packages/core/src/cli/model_summary.ts',
+  weights: 'packages/core/src/node/cli/weights.ts',
+  'model-summary': 'packages/core/src/node/cli/model_summary.ts',
 };
 
 export interface CliRun {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import type { IdentityEncoder } from '@faceshifter/core';
+import type { IdentityEncoder } from '@faceshifter/core/node';
 import type { PairBatch, PairBatchSource } from '../models/pair_batch.js';
 
 /**

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { AEINet, loadCheckpoint, MultiscaleDiscriminator, writeCheckpointFiles, writeStagedFile, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { AEINet, loadCheckpoint, MultiscaleDiscriminator, writeCheckpointFiles, writeStagedFile, type IdentityEncoder, type RawImage } from '@faceshifter/core/node';
 import type { AEIWeights, TrainConfig } from '../config/train_config.js';
 import { sampleGrid } from '../logging/sample_grid.js';
 import { discriminatorLoss, generatorLosses, type AEINetworks } from '../models/aei_model.js';

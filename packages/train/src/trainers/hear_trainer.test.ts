@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
-import { AEINet } from '@faceshifter/core';
+import { AEINet } from '@faceshifter/core/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyOverrides, resolveTrainConfig } from '../config/train_config.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { HEARNet, loadCheckpoint, writeCheckpointFiles, writeStagedFile, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { HEARNet, loadCheckpoint, writeCheckpointFiles, writeStagedFile, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core/node';
 import type { HEARWeights, TrainConfig } from '../config/train_config.js';
 import type { OcclusionAugmenter } from '../data/occlusion.js';
 import { sampleGrid } from '../logging/sample_grid.js';

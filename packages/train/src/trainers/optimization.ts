@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors, writeStagedFile, encodeSafetensors, type SafetensorsTensor } from '@faceshifter/core';
+import { readSafetensors, writeStagedFile, encodeSafetensors, type SafetensorsTensor } from '@faceshifter/core/node';
 
 /** The trainable variables of some networks, in a fixed order (Adam's moment slots are matched by position). */
 export function trainableVariables(...models: tf.LayersModel[]): tf.Variable[] {

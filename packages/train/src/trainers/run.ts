@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core';
+import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core/node';
 import { loadTrainConfig, trainedIdentityEncoder, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { COMPLETE_MARKER, CorruptCheckpointError, encodePng, sealCheckpoint, verifyCheckpoint, writeDirectoryAtomic, writeFileAtomic, writeStagedFile, type RawImage } from '@faceshifter/core';
+import { COMPLETE_MARKER, CorruptCheckpointError, encodePng, sealCheckpoint, verifyCheckpoint, writeDirectoryAtomic, writeFileAtomic, writeStagedFile, type RawImage } from '@faceshifter/core/node';
 import { MetricsCsv } from '../logging/metrics_csv.js';
 import { ProgressBar } from '../logging/progress.js';
 import { TensorBoardWriter, truncateEventFiles } from '../logging/tensorboard.js';

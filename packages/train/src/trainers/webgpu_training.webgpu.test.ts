@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
-import { AEINet, selectBackend } from '@faceshifter/core';
+import { AEINet, selectBackend } from '@faceshifter/core/node';
 import { afterAll, expect, it } from 'vitest';
 import { describeOnWebGPU, readAndDispose, relativeL2, webgpuMemory } from '../../../core/src/test_utils/webgpu_tests.js';
 import { applyOverrides, resolveTrainConfig, type TrainConfig } from '../config/train_config.js';

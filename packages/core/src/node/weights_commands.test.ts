@@ -9,10 +9,10 @@ import { resolveModelConfig } from '../config/model_config.js';
 import { AEINet } from '../models/aei_net.js';
 import { HEARNet } from '../models/hear_net.js';
 import { MultiscaleDiscriminator } from '../models/multiscale_discriminator.js';
-import { loadCheckpointNetworks, saveCheckpoint } from './checkpoint.js';
-import { exportWeights, importWeights, inspectWeights } from './commands.js';
-import { readSafetensors } from './safetensors.js';
-import { randomizeWeights, weightValues } from './test_utils/weights_fixtures.js';
+import { loadCheckpointNetworks, saveCheckpoint } from './checkpoint_fs.js';
+import { exportWeights, importWeights, inspectWeights } from './weights_commands.js';
+import { readSafetensors } from './safetensors_fs.js';
+import { randomizeWeights, weightValues } from '../weights/test_utils/weights_fixtures.js';
 
 const config = resolveModelConfig({ preset: 'tiny', resolution: 32 });
 let root: string;
@@ -85,7 +85,7 @@ describe('weights export / import', () => {
     await exportWeights({ checkpoint: source, out: g, network: 'aei' });
     await exportWeights({ checkpoint: source, out: d, network: 'discriminator' });
     // Strip our metadata so detection relies on the names, as for a file converted from a reference .pth.
-    const { writeSafetensors } = await import('./safetensors.js');
+    const { writeSafetensors } = await import('./safetensors_fs.js');
     for (const f of [g, d]) {
       const st = await readSafetensors(f);
       await writeSafetensors(f, [...st.tensors.values()].map((e) => [e.name, { dtype: e.dtype, shape: e.shape, data: e.raw() }] as const));
@@ -124,7 +124,7 @@ describe('weights export / import', () => {
 describe('yarn weights (the command line)', () => {
   const repo = fileURLToPath(new URL('../../../../', import.meta.url));
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'packages/core/src/cli/weights.ts'), '--backend', 'cpu', ...args], {
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'packages/core/src/node/cli/weights.ts'), '--backend', 'cpu', ...args], {
       cwd: repo,
       encoding: 'utf8',
       env: { ...process.env, TSX_TSCONFIG_PATH: path.join(repo, 'tsconfig.check.json') },

@@ -1,7 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
+import { ImageDecodeError } from '../image/raw_image.js';
 import type { RawImage } from '../image/png.js';
-import { writeFileAtomic } from '../weights/atomic_fs.js';
+import { writeFileAtomic } from './atomic_fs.js';
 
 /**
  * Photo decoding and encoding for face preparation and the training loader, through sharp (libvips).
@@ -21,17 +21,6 @@ import { writeFileAtomic } from '../weights/atomic_fs.js';
  * one that reads every common format (JPEG, PNG, WebP, TIFF, AVIF) and writes PNG 5x faster than pngjs.
  * Its prebuilt libvips ships as npm packages (@img/sharp-*), so it installs without a download.
  */
-
-/** Thrown for a file that is not a readable image; `reason` is one short phrase for skipped.csv. */
-export class ImageDecodeError extends Error {
-  constructor(readonly source: string, readonly reason: string) {
-    super(`Cannot decode image ${source}: ${reason}.`);
-    this.name = 'ImageDecodeError';
-  }
-}
-
-/** File extensions treated as photos when listing a folder. */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.avif'];
 
 function describe(input: string | Uint8Array): string {
   return typeof input === 'string' ? input : `<${input.byteLength}-byte buffer>`;
@@ -90,22 +79,4 @@ export async function encodePngSharp(image: RawImage): Promise<Uint8Array> {
 /** Writes an image as PNG atomically (temporary file in the same folder, then rename). */
 export async function writePng(file: string, image: RawImage): Promise<void> {
   await writeFileAtomic(file, await encodePngSharp(image));
-}
-
-/** An RGB image as a float tensor [H, W, 3] in [-1, 1], the range the FaceShifter networks use. */
-export function imageToTensor(image: RawImage): tf.Tensor3D {
-  if (image.channels !== 3) throw new Error(`imageToTensor: expected an RGB image, got ${image.channels} channels.`);
-  const f = new Float32Array(image.data.length);
-  for (let i = 0; i < f.length; i++) f[i] = image.data[i]! / 127.5 - 1;
-  return tf.tensor3d(f, [image.height, image.width, 3]);
-}
-
-/** A [H, W, 3] tensor in [-1, 1] back to an 8-bit RGB image (clipped, rounded). */
-export async function tensorToImage(t: tf.Tensor3D): Promise<RawImage & { channels: 3 }> {
-  const [height, width, c] = t.shape;
-  if (c !== 3) throw new Error(`tensorToImage: expected [H, W, 3], got [${t.shape}].`);
-  const v = await t.data();
-  const data = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) data[i] = Math.max(0, Math.min(255, Math.round((v[i]! + 1) * 127.5)));
-  return { width, height, channels: 3, data };
 }

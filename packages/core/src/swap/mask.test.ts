@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Point } from '@faceshifter/core';
+import type { Point } from '../faces/alignment.js';
 import { convexHull, faceMask, insideDistance } from './mask.js';
 
 describe('convexHull', () => {

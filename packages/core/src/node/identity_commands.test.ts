@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../image/png.js';
 import { parsePth } from '../weights/pth.js';
-import { readSafetensors } from '../weights/safetensors.js';
-import { embedImage, importIdentityWeights } from './commands.js';
-import { loadIdentityEncoder } from './registry.js';
+import { readSafetensors } from './safetensors_fs.js';
+import { embedImage, importIdentityWeights } from './identity_commands.js';
+import { loadIdentityEncoder } from '../identity/registry.js';
 
-const weights = fileURLToPath(new URL('./test_fixtures/ir_se_small.pth', import.meta.url));
+const weights = fileURLToPath(new URL('../identity/test_fixtures/ir_se_small.pth', import.meta.url));
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'fs-identity-cmd-'));
@@ -52,7 +52,7 @@ describe('yarn identity import', () => {
 
 describe('yarn identity-embed', () => {
   it('--aligned-112 on a PNG gives what PyTorch gives on it (PIL, (p/255 − 0.5)/0.5, as arcface_torch feeds it)', async () => {
-    const fixtures = new URL('./test_fixtures/', import.meta.url);
+    const fixtures = new URL('../identity/test_fixtures/', import.meta.url);
     const r = await embedImage({ encoder: 'iresnet', weights: fileURLToPath(new URL('iresnet_small.pth', fixtures)), image: fileURLToPath(new URL('face112.png', fixtures)), aligned112: true });
     const io = parsePth(new Uint8Array(await readFile(new URL('parity_io.pth', fixtures))), 'parity_io.pth');
     const want = io.tensors.get('iresnet.png_embedding')!.toFloat32();

@@ -10,9 +10,9 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
-import { exportWeights, importWeights, inspectWeights } from '../weights/commands.js';
-import { NETWORK_NAMES, type NetworkName } from '../weights/reference_mapping.js';
+import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+import { exportWeights, importWeights, inspectWeights } from '../weights_commands.js';
+import { NETWORK_NAMES, type NetworkName } from '../../weights/reference_mapping.js';
 import { runCli, usageFailure } from './run_cli.js';
 
 const EXPORT_CHOICES = [...NETWORK_NAMES, 'all'] as const;

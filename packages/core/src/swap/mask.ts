@@ -1,4 +1,4 @@
-import type { Point } from '@faceshifter/core';
+import type { Point } from '../faces/alignment.js';
 
 /**
  * The blend mask that puts a swapped face back into a photo: the convex hull of the 68 landmarks (jaw line and

@@ -3,11 +3,14 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { loadModelConfig, type ModelConfig } from '../config/model_config.js';
-import { buildNetwork, loadCheckpointNetworks, saveCheckpoint, type CheckpointMeta, type CheckpointNetworks } from './checkpoint.js';
-import { detectReferenceNetwork, exportReferenceTensors, importReferenceTensors, NETWORK_NAMES, type NetworkName } from './reference_mapping.js';
-import { writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
-import { readWeightsFile } from './weights_file.js';
+import { loadModelConfig } from './config_files.js';
+import { type ModelConfig } from '../config/model_config.js';
+import { buildNetwork, type CheckpointMeta, type CheckpointNetworks } from '../weights/checkpoint.js';
+import { loadCheckpointNetworks, saveCheckpoint } from './checkpoint_fs.js';
+import { detectReferenceNetwork, exportReferenceTensors, importReferenceTensors, NETWORK_NAMES, type NetworkName } from '../weights/reference_mapping.js';
+import { writeSafetensors } from './safetensors_fs.js';
+import { type SafetensorsFile, type SafetensorsTensor } from '../weights/safetensors.js';
+import { readWeightsFile } from './weights_file_fs.js';
 
 /** Metadata key naming the network(s) of a reference-layout file written by this tool. */
 const NETWORK_KEY = 'faceshifter-ts.network';

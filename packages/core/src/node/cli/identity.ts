@@ -10,10 +10,10 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
-import { embedImage, importIdentityWeights } from '../identity/commands.js';
-import { INSIGHTFACE_ENCODER_NAMES } from '../identity/insightface_encoder.js';
-import { IDENTITY_ENCODERS } from '../identity/registry.js';
+import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+import { embedImage, importIdentityWeights } from '../identity_commands.js';
+import { INSIGHTFACE_ENCODER_NAMES } from '../../identity/insightface_encoder.js';
+import { IDENTITY_ENCODERS } from '../../identity/registry.js';
 import { runCli } from './run_cli.js';
 
 runCli(async () => {

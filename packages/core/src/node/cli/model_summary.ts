@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../backend/select_backend.js';
-import { loadModelConfig } from '../config/model_config.js';
-import { formatSummary, NETWORK_TITLES, SUMMARIZED_NETWORKS, summarizeModelConfig } from '../models/summary.js';
+import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+import { loadModelConfig } from '../config_files.js';
+import { formatSummary, NETWORK_TITLES, SUMMARIZED_NETWORKS, summarizeModelConfig } from '../../models/summary.js';
 import { runCli, usageFailure } from './run_cli.js';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');

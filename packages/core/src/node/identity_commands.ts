@@ -5,15 +5,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { decodeImage, imageToTensor } from '../faces/image_io.js';
-import { writeSafetensors, type SafetensorsTensor } from '../weights/safetensors.js';
-import { readWeightsFile } from '../weights/weights_file.js';
-import type { IdentityEncoderName } from './identity_encoder.js';
-import { buildInsightFaceNetwork, isInsightFaceEncoder, INSIGHTFACE_ENCODER_NAMES } from './insightface_encoder.js';
-import { irKeys, type IRArchitecture } from './insightface_ir.js';
-import { iresnetKeys, type IResNetArchitecture } from './iresnet.js';
-import { loadIdentityEncoder } from './registry.js';
-import { NET_SIZE } from './template_warp.js';
+import { decodeImage } from './image_io.js';
+import { imageToTensor } from '../image/raw_image.js';
+import { writeSafetensors } from './safetensors_fs.js';
+import { type SafetensorsTensor } from '../weights/safetensors.js';
+import { readWeightsFile } from './weights_file_fs.js';
+import type { IdentityEncoderName } from '../identity/identity_encoder.js';
+import { buildInsightFaceNetwork, isInsightFaceEncoder, INSIGHTFACE_ENCODER_NAMES } from '../identity/insightface_encoder.js';
+import { irKeys, type IRArchitecture } from '../identity/insightface_ir.js';
+import { iresnetKeys, type IResNetArchitecture } from '../identity/iresnet.js';
+import { loadIdentityEncoder } from '../identity/registry.js';
+import { NET_SIZE } from '../identity/template_warp.js';
 
 export interface ImportIdentityOptions {
   encoder: string;

@@ -1,0 +1,45 @@
+import type { ModelFiles } from './faces/model_files.js';
+import type { SafetensorsFile } from './weights/safetensors.js';
+import type { ReadWeightsOptions } from './weights/weights_file.js';
+
+/**
+ * What the environment-neutral code needs from its host and cannot do itself: where the packaged model files
+ * (face-api, Human) come from, how a weights path is read, and which face-api build to load. Like tfjs's
+ * `env().platform`, it is installed once by the host: importing `@faceshifter/core/node` installs Node's (files
+ * from node_modules, the file system, face-api's node-wasm build); a browser app calls {@link installPlatform}
+ * with e.g. `urlModelFiles('./models')`. Functions that take these as options use them first.
+ */
+export interface PlatformAdapters {
+  /** The packaged model files (face-api's detector, landmarks and recognition nets; Human's faceres). */
+  modelFiles: ModelFiles | null;
+  /** Reads a weights file named by a path (an InsightFace encoder's `identity.weights`). */
+  readWeightsFile: ((path: string, options: ReadWeightsOptions) => Promise<SafetensorsFile>) | null;
+  /** Imports the face-api build that shares this project's tfjs; default: its browser ESM build without tfjs. */
+  faceApi: (() => Promise<unknown>) | null;
+  /** Which host this is, for messages. */
+  name: string;
+}
+
+const current: PlatformAdapters = { modelFiles: null, readWeightsFile: null, faceApi: null, name: 'browser' };
+
+/** Installs (a part of) the host's adapters; later calls replace the parts they name. */
+export function installPlatform(adapters: Partial<PlatformAdapters>): void {
+  Object.assign(current, adapters);
+}
+
+/** The installed adapters. */
+export function platform(): Readonly<PlatformAdapters> {
+  return current;
+}
+
+/** The packaged model files: `given`, else the installed ones, else a one-line error saying how to provide them. */
+export function modelFiles(given?: ModelFiles): ModelFiles {
+  const files = given ?? current.modelFiles;
+  if (files === null) {
+    throw new Error(
+      "no source for the face models (face-api, Human): in Node import '@faceshifter/core/node'; in a browser call " +
+        "installPlatform({ modelFiles: urlModelFiles('<url of the copied model files>') }) or pass `files`",
+    );
+  }
+  return files;
+}
