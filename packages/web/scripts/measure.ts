@@ -16,7 +16,13 @@ import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { selectBackend } from '@faceshifter/core/node';
 import { AEI_CHECKPOINT, makeTinyRuns } from '../test/fixtures.js';
-import { buildApp, launchChromium, REPO_ROOT, serveStatic } from '../test/harness.js';
+import { buildApp, launchChromium, PAGE_SETTLED, REPO_ROOT, serveStatic } from '../test/harness.js';
+
+/** A page expression: the WebGPU adapter's vendor and architecture, or null. */
+const WEBGPU_ADAPTER = `(async () => {
+  const a = navigator.gpu ? await navigator.gpu.requestAdapter() : null;
+  return a && a.info ? (a.info.vendor + ' ' + a.info.architecture).trim() : null;
+})()`;
 
 const FACES = path.join(REPO_ROOT, 'datasets', 'embedded', 'faces');
 const SOURCE = path.join(FACES, 'face-api-sample1_f1.png');
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
       const page = await context.newPage();
       page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      const settled = (): Promise<unknown> => page.waitForFunction(() => document.body.dataset.pending === '0', undefined, { timeout: 300_000 });
+      const settled = (): Promise<unknown> => page.waitForFunction(PAGE_SETTLED, undefined, { timeout: 300_000 });
       await page.goto(`${server.url}?backend=${backend}&checkpoint=runs/${checkpoint}`);
       await settled();
       const used = await page.locator('#backend-used').getAttribute('data-backend');
@@ -106,11 +112,7 @@ async function main(): Promise<void> {
       const detect = Number(await page.locator('#target-info').getAttribute('data-ms'));
       await page.click('#swap');
       await settled();
-      const adapter = await page.evaluate(async () => {
-        const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> } }).gpu;
-        const a = gpu ? await gpu.requestAdapter() : null;
-        return a?.info ? `${a.info.vendor ?? ''} ${a.info.architecture ?? ''}`.trim() : null;
-      });
+      const adapter = backend === 'webgpu' ? await page.evaluate(WEBGPU_ADAPTER) : null;
       const later = swaps.slice(1).sort((a, b) => a - b);
       results.push({
         backend,
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
         swapsMs: swaps.map(Math.round),
         firstDetectTargetMs: Math.round(firstDetect),
         detectTargetMs: Math.round(detect),
-        ...(backend === 'webgpu' ? { adapter } : {}),
+        ...(adapter ? { adapter } : {}),
       });
       if (screenshot && backend === 'wasm') {
         const png = await page.screenshot({ fullPage: true });

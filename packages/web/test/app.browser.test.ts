@@ -24,7 +24,7 @@ import {
   type RawImage,
 } from '@faceshifter/core/node';
 import { AEI_CHECKPOINT, HEAR_CHECKPOINT, makeTinyRuns } from './fixtures.js';
-import { buildApp, launchChromium, REPO_ROOT, serveStatic, type StaticServer } from './harness.js';
+import { buildApp, launchChromium, PAGE_SETTLED, REPO_ROOT, serveStatic, type StaticServer } from './harness.js';
 
 /**
  * The web app in a real browser (Debian's chromium through playwright-core), built as `yarn web:build` builds it
@@ -97,7 +97,7 @@ async function openApp(query = ''): Promise<Page> {
 
 /** Waits until the page has no action queued or running (it counts them on <body data-pending>). */
 async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.body.dataset.pending === '0', undefined, { timeout: 110_000 });
+  await page.waitForFunction(PAGE_SETTLED, undefined, { timeout: 110_000 });
 }
 
 /** The page's message line ('' when none is shown). */

@@ -87,6 +87,12 @@ export async function serveStatic(root: string, mounts: Record<string, string> =
   };
 }
 
+/**
+ * A page expression: true when the app has no action queued or running (it counts them on <body data-pending>).
+ * A string, since it runs in the page, not here.
+ */
+export const PAGE_SETTLED = "document.body.dataset.pending === '0'";
+
 /** Debian's chromium (the package .ci/run installs); CHROMIUM_PATH overrides it. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
