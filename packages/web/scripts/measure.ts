@@ -4,11 +4,11 @@
  *
  *   node --import tsx packages/web/scripts/measure.ts [--checkpoint <run or checkpoint folder>] [--screenshot docs/web-app.png]
  *
- * Without --checkpoint it uses a randomly initialised tiny checkpoint (timings are then those of the 64 px tiny
- * model). Speed is measured here, never asserted in a test. Without a GPU, webgl and webgpu run on SwiftShader (CPU
- * emulation), so their figures say that they work, not how fast a GPU is.
+ * The page opens --checkpoint as a user does (the folder input). Without it, a randomly initialised tiny checkpoint
+ * is used (the 64 px tiny model, like a trained configs/aei-tiny.yaml run). Speed is measured here, never asserted
+ * in a test. Without a GPU, webgl and webgpu run on SwiftShader (CPU emulation), so their figures say that they
+ * work, not how fast a GPU is.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,14 +56,6 @@ async function bundleSizes(dir: string): Promise<Record<string, { files: number;
   return groups;
 }
 
-/** The newest checkpoint of a run (runs/<name>/checkpoints/step-N), or the folder itself when it is a checkpoint. */
-async function checkpointOf(dir: string): Promise<{ mount: string; rel: string }> {
-  if (existsSync(path.join(dir, 'meta.json'))) return { mount: path.dirname(dir), rel: path.basename(dir) };
-  const steps = (await readdir(path.join(dir, 'checkpoints'))).filter((n) => /^step-\d{8}$/.test(n)).sort();
-  if (steps.length === 0) throw new Error(`${dir}: no checkpoints in ${dir}/checkpoints`);
-  return { mount: path.dirname(dir), rel: `${path.basename(dir)}/checkpoints/${steps.at(-1)}` };
-}
-
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 
 async function main(): Promise<void> {
@@ -73,65 +65,75 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'faceshifter-web-measure-'));
   const app = await buildApp();
   const given = arg('checkpoint');
-  let runsDir = path.join(scratch, 'runs');
-  let checkpoint = AEI_CHECKPOINT;
-  if (given) ({ mount: runsDir, rel: checkpoint } = await checkpointOf(path.resolve(given)));
-  else await makeTinyRuns(runsDir);
-  const server = await serveStatic(app.dir, { '/runs/': runsDir });
+  // The folder the page opens, as a user picks it: a run (runs/<name>) or one of its checkpoints.
+  let folder: string;
+  if (given) folder = path.resolve(given);
+  else {
+    await makeTinyRuns(path.join(scratch, 'runs'));
+    folder = path.join(scratch, 'runs', path.dirname(path.dirname(AEI_CHECKPOINT)));
+  }
+  const server = await serveStatic(app.dir);
   const sizes = await bundleSizes(app.dir);
   const results: Record<string, unknown>[] = [];
   const screenshot = arg('screenshot');
   const browser = await launchChromium(['--enable-unsafe-webgpu', '--enable-features=Vulkan']);
+  const chromiumVersion = browser.version();
   try {
     for (const backend of (arg('backends') ?? 'wasm,webgl,webgpu').split(',')) {
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-      const page = await context.newPage();
-      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      const settled = (): Promise<unknown> => page.waitForFunction(PAGE_SETTLED, undefined, { timeout: 300_000 });
-      await page.goto(`${server.url}?backend=${backend}&checkpoint=runs/${checkpoint}`);
-      await settled();
-      const used = await page.locator('#backend-used').getAttribute('data-backend');
-      const message = (await page.locator('#message').isVisible()) ? await page.locator('#message').textContent() : null;
-      if (used !== backend || message) {
-        results.push({ backend, available: false, note: message ?? `the page runs ${used}` });
-        await context.close();
-        continue;
-      }
-      await page.setInputFiles('#source-file', SOURCE);
-      await page.setInputFiles('#target-file', TARGET);
-      await settled();
-      const firstDetect = Number(await page.locator('#target-info').getAttribute('data-ms'));
-      const swaps: number[] = [];
-      for (let i = 0; i < SWAPS; i++) {
+      try {
+        const page = await context.newPage();
+        page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+        const settled = (): Promise<unknown> => page.waitForFunction(PAGE_SETTLED, undefined, { timeout: Number(arg('timeout') ?? 300) * 1000 });
+        await page.goto(`${server.url}?backend=${backend}`);
+        await settled();
+        await page.setInputFiles('#checkpoint-folder', folder);
+        await settled();
+        const used = await page.locator('#backend-used').getAttribute('data-backend');
+        const message = (await page.locator('#message').isVisible()) ? await page.locator('#message').textContent() : null;
+        if (used !== backend || message) {
+          results.push({ backend, available: false, note: message ?? `the page runs ${used}` });
+          continue;
+        }
+        await page.setInputFiles('#source-file', SOURCE);
+        await page.setInputFiles('#target-file', TARGET);
+        await settled();
+        const firstDetect = Number(await page.locator('#target-info').getAttribute('data-ms'));
+        const swaps: number[] = [];
+        for (let i = 0; i < SWAPS; i++) {
+          await page.click('#swap');
+          await settled();
+          swaps.push(Number(await page.locator('#result-info').getAttribute('data-ms')));
+        }
+        await page.setInputFiles('#target-file', TARGET);
+        await settled();
+        const detect = Number(await page.locator('#target-info').getAttribute('data-ms'));
         await page.click('#swap');
         await settled();
-        swaps.push(Number(await page.locator('#result-info').getAttribute('data-ms')));
+        const adapter = backend === 'webgpu' ? await page.evaluate(WEBGPU_ADAPTER) : null;
+        const later = swaps.slice(1).sort((a, b) => a - b);
+        results.push({
+          backend,
+          available: true,
+          firstSwapMs: Math.round(swaps[0]!),
+          swapMsMedian: Math.round(later[Math.floor(later.length / 2)]!),
+          swapsMs: swaps.map(Math.round),
+          firstDetectTargetMs: Math.round(firstDetect),
+          detectTargetMs: Math.round(detect),
+          ...(adapter ? { adapter } : {}),
+        });
+        if (screenshot && backend === 'wasm') {
+          const png = await page.screenshot({ fullPage: true });
+          // A 64-colour palette keeps the README's picture small; the app's flat UI loses nothing visible.
+          const small = await sharp(png).png({ palette: true, colours: 64, effort: 10, compressionLevel: 9 }).toBuffer();
+          await writeFile(path.resolve(screenshot), small);
+          console.error(`[measure] screenshot ${screenshot}: ${(small.length / 1024).toFixed(0)} KiB`);
+        }
+      } catch (e) {
+        results.push({ backend, available: false, note: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+      } finally {
+        await context.close();
       }
-      await page.setInputFiles('#target-file', TARGET);
-      await settled();
-      const detect = Number(await page.locator('#target-info').getAttribute('data-ms'));
-      await page.click('#swap');
-      await settled();
-      const adapter = backend === 'webgpu' ? await page.evaluate(WEBGPU_ADAPTER) : null;
-      const later = swaps.slice(1).sort((a, b) => a - b);
-      results.push({
-        backend,
-        available: true,
-        firstSwapMs: Math.round(swaps[0]!),
-        swapMsMedian: Math.round(later[Math.floor(later.length / 2)]!),
-        swapsMs: swaps.map(Math.round),
-        firstDetectTargetMs: Math.round(firstDetect),
-        detectTargetMs: Math.round(detect),
-        ...(adapter ? { adapter } : {}),
-      });
-      if (screenshot && backend === 'wasm') {
-        const png = await page.screenshot({ fullPage: true });
-        // A 64-colour palette keeps the README's picture small; the app's flat UI loses nothing visible.
-        const small = await sharp(png).png({ palette: true, colours: 64, effort: 10, compressionLevel: 9 }).toBuffer();
-        await writeFile(path.resolve(screenshot), small);
-        console.error(`[measure] screenshot ${screenshot}: ${(small.length / 1024).toFixed(0)} KiB`);
-      }
-      await context.close();
     }
   } finally {
     await browser.close();
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
     if (app.built) await rm(app.dir, { recursive: true, force: true });
     await rm(scratch, { recursive: true, force: true });
   }
-  const report = { checkpoint: given ?? `tiny random (${checkpoint})`, chromium: browser.version(), sizes, results };
+  const report = { checkpoint: given ?? `tiny, random weights (${AEI_CHECKPOINT})`, chromium: chromiumVersion, sizes, results };
   console.log(JSON.stringify(report, null, 2));
   console.log('\n| part | files | size | gzip |\n|---|---|---|---|');
   for (const [kind, g] of Object.entries(sizes)) console.log(`| ${kind} | ${g.files} | ${mb(g.bytes)} | ${mb(g.gzip)} |`);
