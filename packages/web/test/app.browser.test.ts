@@ -109,6 +109,19 @@ async function text(page: Page, selector: string): Promise<string> {
   return (await page.locator(selector).textContent()) ?? '';
 }
 
+/** Drops a file onto an element, as dragging it from the desktop does. */
+async function dropFile(page: Page, selector: string, file: string): Promise<void> {
+  const b64 = (await readFile(file)).toString('base64');
+  // A string: it runs in the page, with the page's DataTransfer and File.
+  const dataTransfer = await page.evaluateHandle(`(() => {
+    const dt = new DataTransfer();
+    const bytes = Uint8Array.from(atob(${JSON.stringify(b64)}), (c) => c.charCodeAt(0));
+    dt.items.add(new File([bytes], ${JSON.stringify(path.basename(file))}, { type: 'image/png' }));
+    return dt;
+  })()`);
+  await page.dispatchEvent(selector, 'drop', { dataTransfer });
+}
+
 /** Clicks Download and returns the PNG's bytes. */
 async function download(page: Page): Promise<Uint8Array> {
   const [file] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
@@ -157,8 +170,8 @@ describe('the web app, in chromium', () => {
     expect(await text(page, '#responsible-use')).toContain('Face swapping is dual-use.');
   });
 
-  it('swaps two photos: the target keeps its size and every pixel away from the face; the face changes; the PNG is marked', async () => {
-    await page.setInputFiles('#source-file', SOURCE);
+  it('swaps two photos (one dropped, one picked): the target keeps its size and every pixel away from the face; the face changes; the PNG is marked', async () => {
+    await dropFile(page, '#source-drop', SOURCE);
     await page.setInputFiles('#target-file', TARGET);
     await settled(page);
     expect(await text(page, '#source-info')).toBe('face-api-sample1_f1.png (256\u00d7256): 1 face');
