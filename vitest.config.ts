@@ -7,6 +7,7 @@ const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/
 const ALL_TESTS = ['packages/*/src/**/*.test.ts', 'bench/**/*.test.ts'];
 const WEBGPU_TESTS = 'packages/*/src/**/*.webgpu.test.ts';
 const FAULT_TESTS = 'packages/*/src/**/*.faults.test.ts';
+const BROWSER_TESTS = 'packages/web/test/**/*.browser.test.ts';
 // Tests whose subject does not depend on the tensor backend: command lines run as subprocesses, files, bundling,
 // the experiment runner's bookkeeping, detection and metrics built on networks whose numerics are tested on both
 // backends elsewhere. Running them a second time on cpu would test nothing new and cost ~6 minutes of CI, so they
@@ -66,6 +67,9 @@ export default defineConfig({
       },
       // After the others, not beside them: SwiftShader keeps every core busy and would starve their timed-out tests.
       { extends: true as const, test: { name: 'webgpu', env: { FACESHIFTER_BACKEND: 'webgpu' }, include: [WEBGPU_TESTS], sequence: { groupOrder: 1 } } },
+      // The web app in Debian's chromium (playwright-core), built and served on 127.0.0.1; its Node side (the swap it
+      // is compared with) runs on wasm, as the page does. Last and alone: chromium and the build take both cores.
+      { extends: true as const, test: { name: 'browser', include: [BROWSER_TESTS], env: { FACESHIFTER_BACKEND: 'wasm' }, sequence: { groupOrder: 2 } } },
     ],
   },
 });

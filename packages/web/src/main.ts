@@ -1,0 +1,420 @@
+import readme from '../../../README.md?raw';
+import { formatSummary, type RawImage } from '@faceshifter/core';
+import { checkpointFromFolder, checkpointFromUrl, type CheckpointPick } from './checkpoint.js';
+import { decodePhoto, type RgbImage } from './photo.js';
+import { BACKEND_CHOICES, SwapSession, type Analysed, type BackendChoice, type DetectorKind, type OpenedNetwork } from './session.js';
+
+/** The page: wires the controls of index.html to a SwapSession. Every action runs one at a time, in order. */
+
+type Role = 'source' | 'target';
+
+interface Photo {
+  name: string;
+  image: RgbImage;
+  analysed: Analysed | null;
+  /** Source: the face whose identity is used. Target: the face swapped, 'all', or null until the user chooses. */
+  face: number | 'all' | null;
+  /** How long finding its faces took (the first photo also loads and warms up the detector). */
+  detectMs: number | null;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el as T;
+};
+
+const ui = {
+  checkpointFolder: $<HTMLInputElement>('checkpoint-folder'),
+  hearFolder: $<HTMLInputElement>('hear-folder'),
+  hearRemove: $<HTMLButtonElement>('hear-remove'),
+  checkpointStatus: $('checkpoint-status'),
+  summary: $('summary'),
+  summaryBody: $('summary-table').querySelector('tbody')!,
+  summaryLayers: $('summary-layers'),
+  runConfigTitle: $('run-config-title'),
+  runConfig: $('run-config'),
+  backend: $<HTMLSelectElement>('backend'),
+  detector: $<HTMLSelectElement>('detector'),
+  backendUsed: $('backend-used'),
+  swap: $<HTMLButtonElement>('swap'),
+  download: $<HTMLAnchorElement>('download'),
+  resultCanvas: $<HTMLCanvasElement>('result-canvas'),
+  resultInfo: $('result-info'),
+  message: $('message'),
+  busy: $('busy'),
+  role: (role: Role) => ({
+    file: $<HTMLInputElement>(`${role}-file`),
+    drop: $(`${role}-drop`),
+    canvas: $<HTMLCanvasElement>(`${role}-canvas`),
+    info: $(`${role}-info`),
+    faceLabel: $(`${role}-face-label`),
+    face: $<HTMLSelectElement>(`${role}-face`),
+  }),
+};
+
+const session = new SwapSession((line) => console.info(line));
+const photos: Record<Role, Photo | null> = { source: null, target: null };
+let downloadUrl: string | null = null;
+
+// ---- messages and the action queue -------------------------------------------------------------------------
+
+function showMessage(text: string | null, kind: 'error' | 'info' = 'error'): void {
+  ui.message.hidden = text === null;
+  ui.message.textContent = text ?? '';
+  ui.message.className = kind;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+}
+
+let queue: Promise<void> = Promise.resolve();
+let pending = 0;
+/** How many actions are queued or running, on <body data-pending> (tests wait for 0). */
+function setPending(delta: number): void {
+  pending += delta;
+  document.body.dataset.pending = String(pending);
+}
+
+/** Runs `action` after the ones before it; its error becomes the page's message. */
+function run(label: string, action: () => Promise<void>): Promise<void> {
+  setPending(1);
+  queue = queue.then(async () => {
+    ui.busy.textContent = `${label}…`;
+    updateSwapButton();
+    try {
+      await action();
+    } catch (e) {
+      // Shown on the page; the console keeps the stack. A warning, not an error: bad input is expected.
+      console.warn(e);
+      showMessage(errorText(e));
+    } finally {
+      ui.busy.textContent = '';
+      setPending(-1);
+      updateSwapButton();
+    }
+  });
+  return queue;
+}
+
+// ---- drawing --------------------------------------------------------------------------------------------------
+
+function drawImage(canvas: HTMLCanvasElement, image: RawImage, analysed?: Analysed | null, chosen?: number | 'all' | null): void {
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const ctx = canvas.getContext('2d')!;
+  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
+  for (let p = 0, n = image.width * image.height; p < n; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = image.data[p * image.channels + (image.channels >= 3 ? c : 0)]!;
+    rgba[p * 4 + 3] = 255;
+  }
+  ctx.putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
+  if (!analysed || analysed.faces.length < 2) return;
+  const line = Math.max(2, Math.round(image.width / 300));
+  ctx.font = `bold ${line * 9}px system-ui, sans-serif`;
+  analysed.faces.forEach((f, i) => {
+    const on = chosen === 'all' || chosen === i;
+    ctx.strokeStyle = on ? '#35d07f' : '#ffd24a';
+    ctx.lineWidth = on ? line * 2 : line;
+    ctx.strokeRect(f.box.x, f.box.y, f.box.width, f.box.height);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.fillText(String(i), f.box.x + line * 2, f.box.y - line * 2 > line * 9 ? f.box.y - line * 2 : f.box.y + line * 10);
+  });
+}
+
+function redraw(role: Role): void {
+  const photo = photos[role];
+  if (photo) drawImage(ui.role(role).canvas, photo.image, photo.analysed, photo.face);
+}
+
+// ---- checkpoint -------------------------------------------------------------------------------------------------
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+function describeOpened(title: string, opened: OpenedNetwork<unknown>): string {
+  return `${title} ${opened.source.label} (${opened.config.resolution} px, step ${opened.step ?? 'n/a'})`;
+}
+
+function renderSummary(): void {
+  const aei = session.aei;
+  ui.summary.hidden = !aei;
+  if (!aei) return;
+  const rows: { title: string; from: string; trainable: number; nonTrainable: number }[] = [];
+  const layers: string[] = [];
+  for (const opened of [aei, session.hear]) {
+    if (!opened) continue;
+    for (const { title, summary } of opened.summaries) {
+      rows.push({ title, from: opened.source.label, trainable: summary.trainable, nonTrainable: summary.nonTrainable });
+      layers.push(formatSummary(title, summary));
+    }
+  }
+  ui.summaryBody.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement('tr');
+      for (const [text, cls] of [[r.title, ''], [r.from, ''], [fmt(r.trainable), 'num'], [fmt(r.nonTrainable), 'num']] as const) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  ui.summaryLayers.textContent = layers.join('\n');
+  const run = aei.source.runConfig;
+  ui.runConfigTitle.textContent = run ? `Run config (${run.label})` : 'Model config (the checkpoint\u2019s config.yaml; open the run folder to see the whole run config)';
+  ui.runConfig.textContent = run ? run.text : new TextDecoder().decode(aei.source.files.get('config.yaml') ?? new Uint8Array());
+  const parts = [describeOpened('AEI-Net', aei), `identity encoder ${aei.identity.name} (${aei.identity.from})`];
+  if (session.hear) parts.push(describeOpened('HEAR-Net', session.hear));
+  ui.checkpointStatus.textContent = parts.join('; ');
+  ui.hearRemove.hidden = !session.hear;
+}
+
+async function openCheckpoint(load: () => Promise<CheckpointPick>, kind: 'aei' | 'hearnet'): Promise<void> {
+  showMessage(null);
+  const source = await load();
+  if (kind === 'aei') await session.openAEI(source);
+  else await session.openHEAR(source);
+  renderSummary();
+  await analysePhotos();
+}
+
+// ---- photos ------------------------------------------------------------------------------------------------------
+
+function describeFace(analysed: Analysed, i: number): string {
+  const b = analysed.faces[i]!.box;
+  const where = analysed.faces.length > 1 ? (i === 0 ? ', leftmost' : i === analysed.faces.length - 1 ? ', rightmost' : '') : '';
+  return `face ${i}${where}: ${Math.round(b.width)}\u00d7${Math.round(b.height)} px at (${Math.round(b.x)}, ${Math.round(b.y)})`;
+}
+
+function largestFace(analysed: Analysed): number {
+  const area = (i: number): number => analysed.faces[i]!.box.width * analysed.faces[i]!.box.height;
+  return analysed.faces.reduce((best, _, i) => (area(i) > area(best) ? i : best), 0);
+}
+
+function renderFaces(role: Role): void {
+  const photo = photos[role];
+  const el = ui.role(role);
+  const analysed = photo?.analysed;
+  el.faceLabel.hidden = !analysed || analysed.faces.length < 2;
+  if (!photo) return;
+  const size = `${photo.image.width}\u00d7${photo.image.height}`;
+  if (!analysed) {
+    el.info.textContent = `${photo.name} (${size}); faces are found once a checkpoint is open`;
+    return;
+  }
+  const n = analysed.faces.length;
+  el.info.textContent = `${photo.name} (${size}): ${n === 0 ? 'no face' : n === 1 ? '1 face' : `${n} faces, numbered left to right`}`;
+  if (n >= 2) {
+    const options: [string, string][] = [];
+    if (role === 'target' && photo.face === null) options.push(['', 'choose a face…']);
+    analysed.faces.forEach((_, i) => options.push([String(i), describeFace(analysed, i)]));
+    if (role === 'target') options.push(['all', 'all faces']);
+    el.face.replaceChildren(
+      ...options.map(([value, text]) => {
+        const o = document.createElement('option');
+        o.value = value;
+        o.textContent = text;
+        return o;
+      }),
+    );
+    el.face.value = photo.face === null ? '' : String(photo.face);
+  }
+  redraw(role);
+}
+
+/** The message for a photo whose faces do not allow a swap as chosen; null when it is fine. */
+function faceProblem(role: Role): string | null {
+  const photo = photos[role];
+  const a = photo?.analysed;
+  if (!photo || !a) return null;
+  if (a.faces.length === 0) {
+    return `${photo.name}: no face found in the ${role} photo; use a photo with a clearly visible, roughly frontal face${ui.detector.value === 'tiny' ? ', or try the SSD detector' : ''}`;
+  }
+  if (role === 'target' && photo.face === null) {
+    return `${photo.name}: ${a.faces.length} faces found in the target photo; choose the face to swap (numbered left to right), or all faces`;
+  }
+  return null;
+}
+
+function showFaceProblems(): void {
+  const problems = (['source', 'target'] as const).map(faceProblem).filter((p): p is string => p !== null);
+  showMessage(problems.length ? problems.join('\n') : null, problems.some((p) => p.includes('no face')) ? 'error' : 'info');
+}
+
+async function analysePhoto(role: Role): Promise<void> {
+  const photo = photos[role];
+  if (!photo || !session.aei) return;
+  const start = performance.now();
+  photo.analysed = await session.analyse(photo.name, photo.image, ui.detector.value as DetectorKind);
+  photo.detectMs = performance.now() - start;
+  ui.role(role).info.dataset.ms = photo.detectMs.toFixed(1);
+  const n = photo.analysed.faces.length;
+  photo.face = n === 0 ? null : n === 1 ? 0 : role === 'source' ? largestFace(photo.analysed) : null;
+  renderFaces(role);
+}
+
+async function analysePhotos(): Promise<void> {
+  for (const role of ['source', 'target'] as const) await analysePhoto(role);
+  showFaceProblems();
+}
+
+async function setPhoto(role: Role, file: File): Promise<void> {
+  showMessage(null);
+  photos[role] = null;
+  const el = ui.role(role);
+  el.info.textContent = '';
+  el.faceLabel.hidden = true;
+  el.canvas.width = el.canvas.height = 0;
+  clearResult();
+  const image = await decodePhoto(file, role);
+  photos[role] = { name: file.name, image, analysed: null, face: null, detectMs: null };
+  redraw(role);
+  renderFaces(role);
+  await analysePhoto(role);
+  showFaceProblems();
+}
+
+// ---- swap ------------------------------------------------------------------------------------------------------------
+
+function clearResult(): void {
+  ui.resultCanvas.width = ui.resultCanvas.height = 0;
+  ui.resultInfo.textContent = '';
+  ui.download.hidden = true;
+  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = null;
+}
+
+function updateSwapButton(): void {
+  const ready = (role: Role): boolean => {
+    const p = photos[role];
+    return !!p?.analysed && p.analysed.faces.length > 0 && p.face !== null;
+  };
+  ui.swap.disabled = pending > 0 || !session.aei || !ready('source') || !ready('target');
+}
+
+async function swap(): Promise<void> {
+  showMessage(null);
+  const source = photos.source;
+  const target = photos.target;
+  if (!session.aei) throw new Error('Open an AEI-Net checkpoint first (a run folder, or one of its checkpoints).');
+  if (!source?.analysed || !target?.analysed) throw new Error('Choose a source photo and a target photo first.');
+  const problem = faceProblem('source') ?? faceProblem('target');
+  if (problem) throw new Error(problem);
+  clearResult();
+  const out = await session.swap(source.analysed, source.face as number, target.analysed, target.face!, ui.detector.value as DetectorKind);
+  drawImage(ui.resultCanvas, out.image);
+  const method = session.hear ? 'AEI-Net + HEAR-Net' : 'AEI-Net';
+  const detection = (['source', 'target'] as const).map((r) => `${r} ${Math.round(photos[r]!.detectMs ?? 0)} ms`).join(', ');
+  ui.resultInfo.textContent = `${method} on ${session.backend}: ${Math.round(out.ms)} ms (face detection: ${detection}); face${out.swapped.length > 1 ? 's' : ''} ${out.swapped.join(', ')} of ${target.name}`;
+  ui.resultInfo.dataset.ms = out.ms.toFixed(1);
+  ui.resultInfo.dataset.backend = session.backend ?? '';
+  downloadUrl = URL.createObjectURL(new Blob([out.png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+  ui.download.href = downloadUrl;
+  ui.download.download = `${target.name.replace(/\.[^.]*$/, '')}__${source.name.replace(/\.[^.]*$/, '')}.swap.png`;
+  ui.download.hidden = false;
+}
+
+// ---- backend -------------------------------------------------------------------------------------------------------
+
+async function useBackend(choice: BackendChoice): Promise<void> {
+  ui.backendUsed.textContent = `backend: starting ${choice}…`;
+  try {
+    const name = await session.useBackend(choice);
+    ui.backendUsed.textContent = `backend: ${name}${choice === 'auto' ? ' (auto)' : ''}`;
+    ui.backendUsed.dataset.backend = name;
+  } catch (e) {
+    ui.backendUsed.textContent = `backend: ${session.backend ?? 'none'}`;
+    throw e;
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------------------------
+
+function responsibleUseHtml(markdown: string): string {
+  const section = /(?:^|\n)## Responsible use\n+([\s\S]*?)(?=\n## |(?![\s\S]))/.exec(markdown)?.[1]?.trim() ?? '';
+  const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return section
+    .split(/\n{2,}/)
+    .map((para) => `<p>${escape(para.replace(/\n/g, ' ')).replace(/`([^`]+)`/g, '<code>$1</code>')}</p>`)
+    .join('');
+}
+
+function wirePhoto(role: Role): void {
+  const el = ui.role(role);
+  el.file.addEventListener('change', () => {
+    const file = el.file.files?.[0];
+    el.file.value = '';
+    if (file) void run(`Reading the ${role} photo`, () => setPhoto(role, file));
+  });
+  el.drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    el.drop.classList.add('dragover');
+  });
+  el.drop.addEventListener('dragleave', () => el.drop.classList.remove('dragover'));
+  el.drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    el.drop.classList.remove('dragover');
+    const file = e.dataTransfer?.files[0];
+    if (file) void run(`Reading the ${role} photo`, () => setPhoto(role, file));
+  });
+  el.face.addEventListener('change', () => {
+    const photo = photos[role];
+    if (!photo) return;
+    photo.face = el.face.value === 'all' ? 'all' : el.face.value === '' ? null : Number(el.face.value);
+    renderFaces(role);
+    showFaceProblems();
+    updateSwapButton();
+  });
+  // Clicking a face's box on the photo chooses it.
+  el.canvas.addEventListener('click', (e) => {
+    const photo = photos[role];
+    if (!photo?.analysed || photo.analysed.faces.length < 2) return;
+    const r = el.canvas.getBoundingClientRect();
+    const x = ((e.clientX - r.left) * el.canvas.width) / r.width;
+    const y = ((e.clientY - r.top) * el.canvas.height) / r.height;
+    const i = photo.analysed.faces.findIndex((f) => x >= f.box.x && x <= f.box.x + f.box.width && y >= f.box.y && y <= f.box.y + f.box.height);
+    if (i < 0) return;
+    el.face.value = String(i);
+    el.face.dispatchEvent(new Event('change'));
+  });
+}
+
+function main(): void {
+  setPending(0);
+  $('responsible-use-text').innerHTML = responsibleUseHtml(readme);
+  const params = new URLSearchParams(location.search);
+  const backend = params.get('backend') ?? 'auto';
+  ui.backend.value = (BACKEND_CHOICES as readonly string[]).includes(backend) ? backend : 'auto';
+  if (params.get('detector') === 'tiny') ui.detector.value = 'tiny';
+
+  ui.checkpointFolder.addEventListener('change', () => {
+    const files = [...(ui.checkpointFolder.files ?? [])];
+    ui.checkpointFolder.value = '';
+    if (files.length) void run('Opening the AEI-Net checkpoint', () => openCheckpoint(() => checkpointFromFolder(files, 'aei'), 'aei'));
+  });
+  ui.hearFolder.addEventListener('change', () => {
+    const files = [...(ui.hearFolder.files ?? [])];
+    ui.hearFolder.value = '';
+    if (files.length) void run('Opening the HEAR-Net checkpoint', () => openCheckpoint(() => checkpointFromFolder(files, 'hearnet'), 'hearnet'));
+  });
+  ui.hearRemove.addEventListener('click', () => {
+    session.closeHEAR();
+    renderSummary();
+    clearResult();
+  });
+  ui.backend.addEventListener('change', () => void run('Switching the backend', () => useBackend(ui.backend.value as BackendChoice)));
+  ui.detector.addEventListener('change', () => void run('Finding faces', () => analysePhotos()));
+  ui.swap.addEventListener('click', () => void run('Swapping', swap));
+  wirePhoto('source');
+  wirePhoto('target');
+
+  void run('Starting the backend', () => useBackend(ui.backend.value as BackendChoice));
+  const checkpoint = params.get('checkpoint');
+  const hear = params.get('hear');
+  if (checkpoint) void run('Opening the AEI-Net checkpoint', () => openCheckpoint(() => checkpointFromUrl(checkpoint, 'aei'), 'aei'));
+  if (hear) void run('Opening the HEAR-Net checkpoint', () => openCheckpoint(() => checkpointFromUrl(hear, 'hearnet'), 'hearnet'));
+}
+
+main();
