@@ -43,3 +43,19 @@ export function modelFiles(given?: ModelFiles): ModelFiles {
   }
   return files;
 }
+
+/** The few parts of Node's `process` the neutral code uses, where they exist. */
+interface NodeProcessLike {
+  versions: { node: string };
+  env: Record<string, string | undefined>;
+  stderr: { write(text: string): unknown };
+}
+
+/**
+ * Node's `process` when running in Node, else null. Read through globalThis so that the neutral code type-checks
+ * and bundles without Node's types or globals (the web app is checked without @types/node).
+ */
+export function nodeProcess(): NodeProcessLike | null {
+  const p = (globalThis as { process?: Partial<NodeProcessLike> }).process;
+  return typeof p?.versions?.node === 'string' ? (p as NodeProcessLike) : null;
+}

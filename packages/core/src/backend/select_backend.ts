@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nodeProcess } from '../platform.js';
 import { registerCpuKernels, registerWasmTrainingKernels } from './register_all_kernels.js';
 import { describeWebGPUAdapter, downloadWebGPUTensors, loadWebGPU } from './webgpu.js';
 
@@ -22,7 +23,7 @@ export interface SelectBackendOptions {
   wasmPaths?: string;
 }
 
-const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+const isNode = (): boolean => nodeProcess() !== null;
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
@@ -115,7 +116,8 @@ export async function selectBackend(request: BackendRequest = 'auto', options: S
   if (!BACKEND_CHOICES.includes(request)) {
     throw new Error(`Unknown backend '${String(request)}': choose one of ${BACKEND_CHOICES.join(', ')}.`);
   }
-  const log = options.log ?? (isNode() ? (line: string) => process.stderr.write(line + '\n') : (line: string) => console.warn(line));
+  const node = nodeProcess();
+  const log = options.log ?? (node ? (line: string) => void node.stderr.write(line + '\n') : (line: string) => console.warn(line));
   const candidates = request === 'auto' ? (isNode() ? AUTO_ORDER_NODE : AUTO_ORDER_BROWSER) : [request];
   const failures: string[] = [];
   // Tensors still on the GPU cannot be moved synchronously in Node; fetch them first (a no-op elsewhere).

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nodeProcess } from '../platform.js';
 
 /** What a WebGPU adapter says about itself, and whether it is a real GPU. */
 export interface WebGPUAdapter {
@@ -37,7 +38,7 @@ interface GPULike {
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|\bwarp\b/i;
 
-const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+const isNode = (): boolean => nodeProcess() !== null;
 
 /** The environment's WebGPU entry point; null where there is none. */
 function existingGpu(): GPULike | null {
@@ -54,7 +55,8 @@ let dawnSetup: Promise<GPULike> | null = null;
 function setupDawn(): Promise<GPULike> {
   dawnSetup ??= (async () => {
     // Dawn's Vulkan loader warns on every start when this is unset; any writable folder will do.
-    process.env.XDG_RUNTIME_DIR ??= process.env.TMPDIR ?? '/tmp';
+    const env = nodeProcess()!.env;
+    env.XDG_RUNTIME_DIR ??= env.TMPDIR ?? '/tmp';
     // A variable specifier keeps bundlers of browser builds from resolving the Node-only binding.
     const specifier = 'webgpu';
     const dawn = (await import(/* @vite-ignore */ specifier)) as { create(flags: string[]): GPULike; globals: object };

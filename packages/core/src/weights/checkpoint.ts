@@ -229,7 +229,11 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 async function requiredFile(source: CheckpointSource, rel: string, meta: CheckpointMeta | null): Promise<Uint8Array> {
   const bytes = await source.read(rel);
   if (bytes === null) {
-    throw new Error(rel === META_FILE ? `${source.label}: not a checkpoint (no ${META_FILE})` : `${source.label}: incomplete checkpoint: ${rel} is missing`);
+    throw new Error(
+      rel === META_FILE
+        ? `${source.label}: not a checkpoint (no ${META_FILE}); choose a checkpoint folder (or a run folder holding checkpoints)`
+        : `${source.label}: incomplete checkpoint: ${rel} is missing; copy the whole checkpoint folder (its meta.json lists the files)`,
+    );
   }
   const sum = meta?.files?.[rel];
   if (sum !== undefined) {
