@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerWebGPUKernels } from './webgpu_kernels.js';
 
 /** What a WebGPU adapter says about itself, and whether it is a real GPU. */
 export interface WebGPUAdapter {
@@ -133,6 +134,7 @@ export async function loadWebGPU(options: { hardwareOnly?: boolean } = {}): Prom
   const adapter = await probeWebGPUAdapter();
   if (options.hardwareOnly && adapter.emulated) throw new Error(`only an emulated adapter was found: ${describeWebGPUAdapter(adapter)}`);
   await import('@tensorflow/tfjs-backend-webgpu');
+  registerWebGPUKernels();
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend failed to initialise');
   trackTensors(tf.backend() as unknown as WebGPUBackendInternals);
   return adapter;
