@@ -29,10 +29,12 @@ function webgpuKernel(name: string): tf.KernelFunc {
  *
  * tfjs-backend-webgpu 4.22's own Conv2DBackpropFilter gives each thread one filter weight and loops serially over
  * all of B·Ho·Wo: few threads with long loops. On the 3×3 64→64 [4,64,64,64] bench case on SwiftShader it took
- * 160 s where the forward conv took 31 s, and it was the largest share (27%) of an aei-tiny training step. The
- * per-tap products run on the backend's matmul kernels, which split the long B·Ho·Wo reduction across threads:
- * about 14 s of CPU on the same case. (The other formulation, a conv of x transposed to [C_in, H, W, B] with dy as
- * a stride-dilated Ho × Wo filter, took about 42 s.) The slices are transient copies of x's size each.
+ * 160 s where the forward conv took 31 s. The per-tap products run on the backend's matmul kernels, which split
+ * the long B·Ho·Wo reduction across threads: about 14 s of CPU on the same case. (The other formulation, a conv of
+ * x transposed to [C_in, H, W, B] with dy as a stride-dilated Ho × Wo filter, took about 42 s.) The gain is in long
+ * reductions (that case, the 256² preset). A whole aei-tiny step on SwiftShader measured the same with either kernel
+ * (248 vs 262 s of CPU): its reductions are short, and each tap is a dispatch. The slices are transient copies of
+ * x's size each.
  */
 function conv2DBackpropFilter(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
