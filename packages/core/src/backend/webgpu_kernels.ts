@@ -32,8 +32,9 @@ function webgpuKernel(name: string): tf.KernelFunc {
  * 160 s where the forward conv took 31 s. The per-tap products run on the backend's matmul kernels, which split
  * the long B·Ho·Wo reduction across threads: about 14 s of CPU on the same case. (The other formulation, a conv of
  * x transposed to [C_in, H, W, B] with dy as a stride-dilated Ho × Wo filter, took about 42 s.) The gain is in long
- * reductions (that case, the 256² preset). A whole aei-tiny step on SwiftShader measured the same with either kernel
- * (248 vs 262 s of CPU): its reductions are short, and each tap is a dispatch. The slices are transient copies of
+ * reductions (that case, the 256² preset). A whole aei-tiny step on SwiftShader is no faster, and may be slower
+ * (stock 129 s wall / 257 s CPU, this 142 s / 280 s, on a lightly loaded 2-core machine): its reductions are short,
+ * and each tap is a dispatch. The slices are transient copies of
  * x's size each.
  */
 function conv2DBackpropFilter(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
