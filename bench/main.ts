@@ -1,15 +1,13 @@
 /**
- * `yarn bench [--backend b] [--json]`: the project's speed figures. Not a test: nothing here asserts a time.
- * Human-readable tables go to stdout; with --json, stdout carries exactly one JSON object.
+ * `yarn bench [--backend b] [--json] [--figures a,b] [--budget-s N]`: the project's speed figures. Not a test:
+ * nothing here asserts a time. Human-readable tables go to stdout; with --json, stdout carries exactly one JSON object.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, currentWebGPUAdapter, runCli, selectBackend, type BackendRequest } from '@faceshifter/core/node';
-import { benchConv, CONV_CASES, type ConvResult } from './conv.js';
+import { runFigureInChild } from './budget.js';
+import { FIGURE_NAMES, FIGURES, type FigureName, type FigureValues } from './figures.js';
 import { CLOCKS, type Clock } from './timing.js';
-import { benchAeiForward256 } from './models.js';
-import { benchIdentity } from './identity.js';
-import { benchAei256TrainStep, benchAeiTinyTrainStep } from './train.js';
 
 runCli(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -22,7 +20,19 @@ runCli(async () => {
       type: 'boolean',
       describe: 'also time one paper-preset AEI step at 256², batch 2 (aei256TrainStepMs); default on for GPU backends (webgpu, tensorflow)',
     })
+    .option('figures', { type: 'string', describe: `only these figures, comma-separated (${FIGURE_NAMES.join(', ')})` })
+    .option('budget-s', {
+      type: 'number',
+      describe: 'wall-clock budget per figure, in seconds: each figure runs in its own process and one over budget is recorded as not measured (for emulated adapters, where one figure can take hours)',
+    })
     .option('clock', { choices: CLOCKS, default: 'wall' as Clock, describe: 'conv figures in wall time, or process CPU time (steady on a shared machine; single-threaded backends only)' })
+    .check((a) => {
+      const unknown = (a.figures ?? '').split(',').filter((f) => f !== '' && !(FIGURE_NAMES as readonly string[]).includes(f));
+      if (unknown.length) throw new Error(`--figures: unknown figure ${unknown.join(', ')}; choose from ${FIGURE_NAMES.join(', ')}`);
+      if (a['budget-s'] !== undefined && !(a['budget-s'] > 0)) throw new Error('--budget-s: expected a positive number of seconds');
+      if (!(a.runs >= 1)) throw new Error('--runs: expected at least 1');
+      return true;
+    })
     .strict()
     .parse();
 
@@ -30,40 +40,61 @@ runCli(async () => {
   // Figures on an emulated adapter (SwiftShader, llvmpipe) are CPU emulation: marked, never GPU speed.
   const adapter = backend === 'webgpu' ? await currentWebGPUAdapter() : null;
   const progress = (figure: string, value: unknown): void => void process.stderr.write(`[bench] ${figure}: ${JSON.stringify(value)}\n`);
-  const conv: ConvResult[] = [];
-  for (const c of CONV_CASES) {
-    const results = await benchConv(c, { runs: argv.runs, clock: argv.clock });
-    results.forEach((r) => progress(`${r.name} ${r.pass}`, r.ms));
-    conv.push(...results);
+  const wants256 = argv['aei256-step'] ?? (backend === 'webgpu' || backend === 'tensorflow');
+  const figures: FigureName[] = argv.figures
+    ? (argv.figures.split(',').filter((f) => f !== '') as FigureName[])
+    : FIGURE_NAMES.filter((f) => f !== 'aei256TrainStepMs' || wants256);
+  const options = { runs: argv.runs, clock: argv.clock };
+  const budgetS = argv['budget-s'];
+
+  const values: FigureValues = {};
+  const notMeasured: Partial<Record<FigureName, string>> = {};
+  for (const name of FIGURE_NAMES) if (!figures.includes(name)) notMeasured[name] = argv.figures ? 'not in --figures' : 'off (--aei256-step)';
+  for (const name of figures) {
+    if (budgetS === undefined) {
+      Object.assign(values, await FIGURES[name](options, progress));
+      continue;
+    }
+    const started = performance.now();
+    const outcome = await runFigureInChild(name, { backend, runs: argv.runs, clock: argv.clock, budgetS });
+    if ('values' in outcome) Object.assign(values, pick(outcome.values, name));
+    else {
+      notMeasured[name] = outcome.notMeasured;
+      progress(name, `not measured: ${outcome.notMeasured}`);
+    }
+    progress(`${name} wall`, `${Math.round((performance.now() - started) / 1000)} s`);
   }
 
-  const aei = await benchAeiForward256({ warmup: argv.runs > 1 ? 2 : 1, runs: Math.min(3, argv.runs), clock: argv.clock });
-  progress('aeiForward256Ms', aei.ms);
-  const identity = await benchIdentity(4, { clock: argv.clock });
-  progress('identity', identity);
-  const aeiTinyTrainStepMs = await benchAeiTinyTrainStep({ warmup: argv.runs > 1 ? 2 : 1, runs: argv.runs, clock: argv.clock });
-  progress('aeiTinyTrainStepMs', aeiTinyTrainStepMs);
-  const wants256 = argv['aei256-step'] ?? (backend === 'webgpu' || backend === 'tensorflow');
-  const aei256TrainStepMs = wants256 ? await benchAei256TrainStep({ warmup: 1, runs: Math.min(3, argv.runs), clock: argv.clock }) : null;
-  if (wants256) progress('aei256TrainStepMs', aei256TrainStepMs);
   const report = {
     backend,
     ...(adapter ? { adapter, emulated: adapter.emulated } : {}),
     clock: argv.clock,
-    conv,
-    aeiForward256Ms: aei.ms,
-    aeiTinyTrainStepMs,
-    aei256TrainStepMs,
-    identity,
+    runs: argv.runs,
+    ...(budgetS !== undefined ? { budgetS } : {}),
+    conv: values.conv ?? null,
+    aeiForward256Ms: values.aeiForward256Ms ?? null,
+    ...(values.aeiForward256 ? { aeiForward256: values.aeiForward256 } : {}),
+    aeiTinyTrainStepMs: values.aeiTinyTrainStepMs ?? null,
+    aei256TrainStepMs: values.aei256TrainStepMs ?? null,
+    identity: values.identity ?? null,
+    ...(Object.keys(notMeasured).length ? { notMeasured } : {}),
   };
   if (argv.json) {
     process.stdout.write(JSON.stringify(report) + '\n');
-  } else {
-    console.log(`backend: ${backend}${adapter ? `, adapter ${adapter.vendor} ${adapter.architecture}${adapter.emulated ? ' (EMULATED on the CPU: not GPU speed)' : ''}` : ''}\n`);
-    console.table(conv.map((r) => ({ case: r.name, pass: r.pass, ms: r.ms, 'GFLOP/s': r.gflops })));
-    console.log(`AEI-Net forward, 256², batch 1, c_id 128: ${aei.ms} ms (encoder ${aei.encoderMs} ms, generator ${aei.generatorMs} ms; PyTorch, 1 core: 1300 ms)`);
-    console.log(`AEI train step, aei-tiny (64², width ¼, batch 4, G + D + identity): ${aeiTinyTrainStepMs} ms (PyTorch, 1 core: ~170 ms)`);
-    if (aei256TrainStepMs !== null) console.log(`AEI train step, paper preset (256², batch 2, G + D + identity): ${aei256TrainStepMs} ms`);
-    console.table(identity.map((r) => ({ 'identity encoder': r.name, 'ms/image fwd+input grad': r.msPerImage, 'ms/image fwd': r.forwardMsPerImage })));
+    return;
   }
+  const ms = (v: number | null, name: FigureName): string => (v !== null ? `${v} ms` : `not measured (${notMeasured[name] ?? 'not asked for'})`);
+  console.log(`backend: ${backend}${adapter ? `, adapter ${adapter.vendor} ${adapter.architecture}${adapter.emulated ? ' (EMULATED on the CPU: not GPU speed)' : ''}` : ''}\n`);
+  if (report.conv) console.table(report.conv.map((r) => ({ case: r.name, pass: r.pass, ms: r.ms, 'GFLOP/s': r.gflops })));
+  const halves = values.aeiForward256 ? ` (encoder ${values.aeiForward256.encoderMs} ms, generator ${values.aeiForward256.generatorMs} ms)` : '';
+  console.log(`AEI-Net forward, 256², batch 1, c_id 128: ${ms(report.aeiForward256Ms, 'aeiForward256Ms')}${halves}; PyTorch, 1 core: 1300 ms`);
+  console.log(`AEI train step, aei-tiny (64², width ¼, batch 4, G + D + identity): ${ms(report.aeiTinyTrainStepMs, 'aeiTinyTrainStepMs')}; PyTorch, 1 core: ~170 ms`);
+  if (figures.includes('aei256TrainStepMs')) console.log(`AEI train step, paper preset (256², batch 2, G + D + identity): ${ms(report.aei256TrainStepMs, 'aei256TrainStepMs')}`);
+  if (report.identity) console.table(report.identity.map((r) => ({ 'identity encoder': r.name, 'ms/image fwd+input grad': r.msPerImage, 'ms/image fwd': r.forwardMsPerImage })));
 });
+
+/** The fields a figure owns, from a child's report. */
+function pick(report: FigureValues, name: FigureName): FigureValues {
+  if (name === 'aeiForward256Ms') return { aeiForward256Ms: report.aeiForward256Ms, aeiForward256: report.aeiForward256 };
+  return { [name]: report[name] } as FigureValues;
+}

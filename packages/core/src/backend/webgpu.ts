@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { nodeProcess } from '../platform.js';
+import { registerWasmTrainingKernels } from './register_all_kernels.js';
+import { registerWebGPUKernels } from './webgpu_kernels.js';
 
 /** What a WebGPU adapter says about itself, and whether it is a real GPU. */
 export interface WebGPUAdapter {
@@ -135,6 +137,7 @@ export async function loadWebGPU(options: { hardwareOnly?: boolean } = {}): Prom
   const adapter = await probeWebGPUAdapter();
   if (options.hardwareOnly && adapter.emulated) throw new Error(`only an emulated adapter was found: ${describeWebGPUAdapter(adapter)}`);
   await import('@tensorflow/tfjs-backend-webgpu');
+  registerWebGPUKernels();
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend failed to initialise');
   trackTensors(tf.backend() as unknown as WebGPUBackendInternals);
   return adapter;
@@ -202,4 +205,36 @@ export async function downloadWebGPUTensors(): Promise<void> {
 export async function currentWebGPUAdapter(): Promise<WebGPUAdapter | null> {
   if (adapterCache === null || tf.findBackend('webgpu') === null) return null;
   return adapterCache.catch(() => null);
+}
+
+/**
+ * Runs `fn` on a backend that reads synchronously (wasm, else cpu) while webgpu is the active backend in Node, then
+ * returns to webgpu; elsewhere it just runs `fn`. For third-party code that calls dataSync/arraySync and cannot be
+ * made asynchronous (face-api's detector and landmark nets), which would otherwise fail under `--backend webgpu`.
+ * `fn` must make its own tensors and not touch webgpu's: those stay where they are (plain tf.setBackend, without
+ * selectBackend's download of every webgpu tensor), and webgpu is active again when this returns.
+ */
+export async function withSyncReadableBackend<T>(fn: () => Promise<T>): Promise<T> {
+  const engine = tf.engine() as unknown as { backendName: string | null };
+  if (engine.backendName !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return fn();
+  await tf.setBackend(await syncReadableBackend());
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend('webgpu');
+  }
+}
+
+async function syncReadableBackend(): Promise<'wasm' | 'cpu'> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    // Initialises it once; its import re-registered the stock kernels over the training ones.
+    if (tf.findBackend('wasm') !== null || (await tf.setBackend('wasm'))) {
+      registerWasmTrainingKernels();
+      return 'wasm';
+    }
+  } catch {
+    // No wasm binary: the cpu backend always exists.
+  }
+  return 'cpu';
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RawImage } from '../image/png.js';
 import type { Landmarks5, Point } from './alignment.js';
+import { withSyncReadableBackend } from '../backend/webgpu.js';
 import { reduceLandmarks68 } from './landmarks.js';
 import { platform } from '../platform.js';
 import { loadFaceApiWeights, type ModelFiles } from './model_files.js';
@@ -89,12 +90,17 @@ export class FaceDetector {
   private constructor(private readonly api: FaceApiModule) {}
 
   static async load(options: { files?: ModelFiles } = {}): Promise<FaceDetector> {
-    return new FaceDetector(await loadFaceApi(options.files));
+    // face-api reads its outputs with dataSync, which webgpu in Node cannot do: it runs on wasm there.
+    return new FaceDetector(await withSyncReadableBackend(() => loadFaceApi(options.files)));
   }
 
   /** Faces in an 8-bit RGB photo, highest score first. An image with no face gives []. */
   async detect(photo: RawImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     if (photo.channels !== 3) throw new Error(`FaceDetector.detect: expected an RGB image, got ${photo.channels} channels.`);
+    return withSyncReadableBackend(() => this.detectOnCurrentBackend(photo, options));
+  }
+
+  private async detectOnCurrentBackend(photo: RawImage, options: DetectOptions): Promise<DetectedFace[]> {
     const minScore = options.minScore ?? 0.5;
     const maxFaces = options.maxFaces ?? 100;
     const input = tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32');

@@ -19,16 +19,16 @@ function fakeEncoder(dim: number): IdentityEncoder & { disposed: boolean } {
 }
 
 describe('identityMean', () => {
-  it('averages the per-identity means, so an identity with many faces weighs as much as one with a single face', () => {
+  it('averages the per-identity means, so an identity with many faces weighs as much as one with a single face', async () => {
     const z = tf.tensor2d([[1, 0], [1, 0], [1, 0], [0, 1]]);
-    const mean = identityMean(z, ['a', 'a', 'a', 'b']);
+    const mean = await identityMean(z, ['a', 'a', 'a', 'b']);
     expect(Array.from(mean)).toEqual([0.5, 0.5]);
     z.dispose();
   });
 
-  it('rejects labels that do not match the rows', () => {
+  it('rejects labels that do not match the rows', async () => {
     const z = tf.zeros([3, 2]) as tf.Tensor2D;
-    expect(() => identityMean(z, ['a', 'b'])).toThrow(/3 embeddings but 2 identity labels/);
+    await expect(identityMean(z, ['a', 'b'])).rejects.toThrow(/3 embeddings but 2 identity labels/);
     z.dispose();
   });
 });

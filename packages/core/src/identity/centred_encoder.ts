@@ -56,14 +56,16 @@ export class CentredIdentityEncoder implements IdentityEncoder {
 
 /**
  * The population mean μ of an encoder's (L2-normalised) embeddings: the mean of each identity's mean, so that an
- * identity with many images weighs no more than one with a single image. `embeddings` is [N, dim].
+ * identity with many images weighs no more than one with a single image. `embeddings` is [N, dim]. Async: it reads
+ * the embeddings back.
  */
-export function identityMean(embeddings: tf.Tensor2D, identities: readonly string[]): Float32Array {
+export async function identityMean(embeddings: tf.Tensor2D, identities: readonly string[]): Promise<Float32Array> {
   if (embeddings.shape[0] !== identities.length) {
     throw new Error(`identityMean: ${embeddings.shape[0]} embeddings but ${identities.length} identity labels; give one label per row.`);
   }
   if (identities.length === 0) throw new Error('identityMean: no embeddings; give at least one face.');
-  const rows = embeddings.arraySync();
+  // Asynchronous: GPU backends (webgpu in Node) have no synchronous readback.
+  const rows = await embeddings.array();
   const groups = new Map<string, number[][]>();
   identities.forEach((id, i) => {
     const g = groups.get(id);

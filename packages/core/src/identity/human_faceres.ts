@@ -101,6 +101,22 @@ interface Step {
   node?: GraphNode;
   filter?: tf.Tensor4D;
   bias?: tf.Tensor;
+  /** A Mean's reduction axes, from its constant second input. */
+  axes?: number[];
+}
+
+/**
+ * The values of the graph's small constants (scalars, reduction axes), which the compiler reads. Read once, at load,
+ * asynchronously: GPU backends (webgpu in Node) have no synchronous readback.
+ */
+export type GraphConstants = ReadonlyMap<string, readonly number[]>;
+
+/** Constants of at most this many elements are read back for the compiler; the weights stay where they are. */
+const SMALL_CONSTANT = 8;
+
+export async function readSmallConstants(weights: tf.NamedTensorMap): Promise<GraphConstants> {
+  const small = Object.entries(weights).filter(([, t]) => t.size <= SMALL_CONSTANT);
+  return new Map(await Promise.all(small.map(async ([k, t]): Promise<[string, number[]]> => [k, Array.from(await t.data())])));
 }
 
 /**
@@ -110,7 +126,7 @@ interface Step {
  * ~90 ms per 224² image against ~120 ms for tf.GraphModel, and the gradient tape is shorter. Anything that does
  * not match is kept as the graph's own op.
  */
-function compile(nodes: Map<string, GraphNode>, weights: tf.NamedTensorMap, output: string): { steps: Step[]; owned: tf.Tensor[] } {
+function compile(nodes: Map<string, GraphNode>, weights: tf.NamedTensorMap, constants: GraphConstants, output: string): { steps: Step[]; owned: tf.Tensor[] } {
   const owned: tf.Tensor[] = [];
   const consumers = new Map<string, number>();
   for (const n of nodes.values()) for (const i of n.input ?? []) consumers.set(i.split(':')[0]!, (consumers.get(i.split(':')[0]!) ?? 0) + 1);
@@ -121,8 +137,8 @@ function compile(nodes: Map<string, GraphNode>, weights: tf.NamedTensorMap, outp
   };
   const isConst = (ref: string): boolean => nodeOf(ref).op === 'Const';
   const scalar = (ref: string): number | undefined => {
-    const t = weights[ref.split(':')[0]!];
-    return isConst(ref) && t && t.size === 1 ? t.dataSync()[0] : undefined;
+    const v = constants.get(ref.split(':')[0]!);
+    return isConst(ref) && v && v.length === 1 ? v[0] : undefined;
   };
   const single = (ref: string): boolean => consumers.get(ref.split(':')[0]!) === 1;
   const steps: Step[] = [];
@@ -169,7 +185,13 @@ function compile(nodes: Map<string, GraphNode>, weights: tf.NamedTensorMap, outp
     }
     const inputs = (node.input ?? []).map((i) => (isConst(i) ? i.split(':')[0]! : emit(i)));
     if (!SUPPORTED_OPS.has(node.op)) throw new Error(`faceres.json: node '${name}' has op ${node.op}, which this interpreter does not implement.`);
-    if (node.op !== 'Const') steps.push({ name, op: node.op, inputs, node });
+    if (node.op === 'Mean') {
+      const axes = b && isConst(b) ? constants.get(b.split(':')[0]!) : undefined;
+      if (!axes) throw new Error(`faceres.json: Mean node '${name}' has no constant reduction axes.`);
+      steps.push({ name, op: node.op, inputs, node, axes: [...axes] });
+    } else if (node.op !== 'Const') {
+      steps.push({ name, op: node.op, inputs, node });
+    }
     emitted.add(name);
     return name;
   };
@@ -184,11 +206,12 @@ export class HumanFaceres extends FrozenFaceEncoder {
   private readonly steps: Step[];
   private readonly owned: tf.Tensor[];
 
-  constructor(nodes: GraphNode[], weights: tf.NamedTensorMap, cropBox: CropBox = FACERES_CROP) {
+  /** `constants`: {@link readSmallConstants} of `weights` (asynchronous, so it is read by the caller). */
+  constructor(nodes: GraphNode[], weights: tf.NamedTensorMap, constants: GraphConstants, cropBox: CropBox = FACERES_CROP) {
     super(cropBox, INPUT_SIZE);
     const byName = new Map(nodes.map((n) => [n.name, n]));
     if (!byName.has(OUTPUT_NODE)) throw new Error(`faceres.json has no node '${OUTPUT_NODE}'; reinstall @vladmandic/human 3.3.6.`);
-    const { steps, owned } = compile(byName, weights, OUTPUT_NODE);
+    const { steps, owned } = compile(byName, weights, constants, OUTPUT_NODE);
     const placeholders = steps.filter((st) => st.op === 'Placeholder');
     if (placeholders.length !== 1) throw new Error(`faceres.json: expected one input placeholder, found ${placeholders.length}.`);
     // Keep only the constants the program reads; the age/gender heads and folded-away scales are freed now.
@@ -256,7 +279,7 @@ export class HumanFaceres extends FrozenFaceEncoder {
             out = tf.maximum(args[0]!, args[1]!);
             break;
           case 'Mean':
-            out = tf.mean(args[0]!, Array.from(args[1]!.dataSync()), st.node!.attr?.keep_dims?.b ?? false);
+            out = tf.mean(args[0]!, st.axes!, st.node!.attr?.keep_dims?.b ?? false);
             break;
           default:
             throw new Error(`faceres.json: op ${st.op} (node ${st.name}) is not implemented.`);
@@ -282,5 +305,5 @@ export class HumanFaceres extends FrozenFaceEncoder {
 /** Loads Human's faceres from @vladmandic/human's `models/` folder (offline). */
 export async function loadHumanFaceres(options: { cropBox?: CropBox; files?: ModelFiles } = {}): Promise<HumanFaceres> {
   const { nodes, weights } = await loadGraphModelFiles('@vladmandic/human', 'models/faceres.json', options.files);
-  return new HumanFaceres(nodes, weights, options.cropBox);
+  return new HumanFaceres(nodes, weights, await readSmallConstants(weights), options.cropBox);
 }

@@ -42,7 +42,7 @@ export async function exportWeights(options: ExportOptions): Promise<ExportResul
     const tensors: [string, SafetensorsTensor][] = [];
     for (const n of networks) {
       const prefix = options.network === 'all' ? `${n}.` : '';
-      tensors.push(...exportReferenceTensors(n, loaded.networks[n]!, { prefix }));
+      tensors.push(...(await exportReferenceTensors(n, loaded.networks[n]!, { prefix })));
     }
     const metadata: Record<string, string> = {
       format: 'pt',

@@ -68,7 +68,7 @@ describe.each(CONFIGS)('reference export → import round trip (%s)', (_, input)
   const config = resolveModelConfig(input);
   const R = config.resolution;
 
-  it('reproduces AEI-Net, HEAR-Net and D outputs bit for bit', () => {
+  it('reproduces AEI-Net, HEAR-Net and D outputs bit for bit', async () => {
     const before = tf.memory().numTensors;
     const xt = tf.randomUniform([2, R, R, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     const zId = tf.randomNormal([2, config.cId], 0, 1, 'float32', 2) as tf.Tensor2D;
@@ -86,7 +86,7 @@ describe.each(CONFIGS)('reference export → import round trip (%s)', (_, input)
 
     for (const [network, a, b] of pairs) {
       randomizeWeights(a, 7);
-      const tensors = exportReferenceTensors(network, a);
+      const tensors = await exportReferenceTensors(network, a);
       const names = tensors.map(([n]) => n);
       expect(new Set(names).size).toBe(names.length);
       if (network !== 'aei') expect(names.every((n) => !n.startsWith(`${a.name}.`))).toBe(true);
@@ -121,11 +121,11 @@ describe('exported weights compute the reference function (PyTorch semantics, ti
   });
   afterAll(() => xt.dispose());
 
-  it('AEI-Net: Ŷ and every z_att^k', () => {
+  it('AEI-Net: Ŷ and every z_att^k', async () => {
     const aei = new AEINet(config, { seed: 3 });
     randomizeWeights(aei, 5);
     const zId = tf.randomNormal([2, config.cId], 0, 1, 'float32', 12) as tf.Tensor2D;
-    const sd = stateDict(toFile(exportReferenceTensors('aei', aei)));
+    const sd = stateDict(toFile((await exportReferenceTensors('aei', aei))));
     const expected = referenceAEI(sd, xt, zId);
     const got = aei.predict([xt, zId]) as tf.Tensor[];
     expect(got.length).toBe(expected.length);
@@ -136,11 +136,11 @@ describe('exported weights compute the reference function (PyTorch semantics, ti
     aei.dispose();
   });
 
-  it('HEAR-Net (skip ‖ up, as the reference concatenates)', () => {
+  it('HEAR-Net (skip ‖ up, as the reference concatenates)', async () => {
     const hear = new HEARNet(config, { seed: 3 });
     randomizeWeights(hear, 6);
     const error = tf.randomUniform([2, R, R, 3], -0.2, 0.2, 'float32', 13) as tf.Tensor4D;
-    const sd = stateDict(toFile(exportReferenceTensors('hearnet', hear)));
+    const sd = stateDict(toFile((await exportReferenceTensors('hearnet', hear))));
     const expected = referenceHEAR(sd, xt, error);
     const got = hear.predict([xt, error]) as tf.Tensor;
     expect(maxAbsDiff(got, expected)).toBeLessThan(1e-4);
@@ -148,10 +148,10 @@ describe('exported weights compute the reference function (PyTorch semantics, ti
     hear.dispose();
   });
 
-  it('multi-scale discriminator, each reference layer{i} on its own scale', () => {
+  it('multi-scale discriminator, each reference layer{i} on its own scale', async () => {
     const d = new MultiscaleDiscriminator(config, { seed: 3 });
     randomizeWeights(d, 8);
-    const sd = stateDict(toFile(exportReferenceTensors('discriminator', d)));
+    const sd = stateDict(toFile((await exportReferenceTensors('discriminator', d))));
     const expected = referenceDiscriminator(sd, xt, 3, 3);
     const got = d.predict(xt) as tf.Tensor[];
     expect(got.length).toBe(3);
@@ -164,11 +164,11 @@ describe('exported weights compute the reference function (PyTorch semantics, ti
 describe('import errors', () => {
   const tiny = resolveModelConfig({ preset: 'tiny' });
 
-  it('a wrong shape names the tensor, both shapes and the layout, and changes nothing', () => {
+  it('a wrong shape names the tensor, both shapes and the layout, and changes nothing', async () => {
     const wide = new AEINet(resolveModelConfig({ preset: 'tiny', widthMultiplier: 0.5 }), { seed: 1 });
     const narrow = new AEINet(tiny, { seed: 2 });
     const before = weightValues(narrow);
-    const file = toFile(exportReferenceTensors('aei', wide), 'wide.safetensors');
+    const file = toFile((await exportReferenceTensors('aei', wide)), 'wide.safetensors');
     expect(() => importReferenceTensors('aei', narrow, file)).toThrow(
       /^wide\.safetensors: encoder\.conv1\.0\.weight: expected \[8,3,4,4\] \(PyTorch OIHW\), got \[16,3,4,4\]; was the file made for another model config\?/,
     );
@@ -177,9 +177,9 @@ describe('import errors', () => {
     narrow.dispose();
   });
 
-  it('a wrong shape deep in the generator names that tensor', () => {
+  it('a wrong shape deep in the generator names that tensor', async () => {
     const a = new AEINet(tiny, { seed: 1 });
-    const tensors = exportReferenceTensors('aei', a).map(([n, t]): [string, SafetensorsTensor] =>
+    const tensors = (await exportReferenceTensors('aei', a)).map(([n, t]): [string, SafetensorsTensor] =>
       n === 'generator.AADBlk3.AAD1.conv1.weight' ? [n, { dtype: 'F32', shape: [t.shape[0]! / 2, ...t.shape.slice(1)], data: (t.data as Float32Array).slice(0, t.data.length / 2) }] : [n, t],
     );
     const [c0, c1] = tensors.find(([n]) => n === 'generator.AADBlk3.AAD1.conv1.weight')![1].shape;
@@ -189,9 +189,9 @@ describe('import errors', () => {
     a.dispose();
   });
 
-  it('missing and unexpected tensors are listed with counts', () => {
+  it('missing and unexpected tensors are listed with counts', async () => {
     const hear = new HEARNet(tiny, { seed: 1 });
-    const tensors = exportReferenceTensors('hearnet', hear)
+    const tensors = (await exportReferenceTensors('hearnet', hear))
       .filter(([n]) => !n.startsWith('up4.'))
       .map(([n, t]): [string, SafetensorsTensor] => [n === 'up5.weight' ? 'up5.kernel' : n, t]);
     expect(() => importReferenceTensors('hearnet', hear, toFile(tensors, 'h.safetensors'))).toThrow(
@@ -200,9 +200,9 @@ describe('import errors', () => {
     hear.dispose();
   });
 
-  it('num_batches_tracked is optional on import and written as an I64 scalar on export', () => {
+  it('num_batches_tracked is optional on import and written as an I64 scalar on export', async () => {
     const hear = new HEARNet(tiny, { seed: 1 });
-    const tensors = exportReferenceTensors('hearnet', hear, { numBatchesTracked: 42 });
+    const tensors = await exportReferenceTensors('hearnet', hear, { numBatchesTracked: 42 });
     const counter = tensors.find(([n]) => n === 'down1.1.num_batches_tracked')![1];
     expect(counter).toEqual({ dtype: 'I64', shape: [], data: new BigInt64Array([42n]) });
     const without = tensors.filter(([n]) => !n.endsWith('num_batches_tracked'));
@@ -210,9 +210,9 @@ describe('import errors', () => {
     hear.dispose();
   });
 
-  it('accepts F16 weights (converted to float32)', () => {
+  it('accepts F16 weights (converted to float32)', async () => {
     const d = new MultiscaleDiscriminator(tiny, { seed: 1 });
-    const tensors = exportReferenceTensors('discriminator', d).map(([n, t]): [string, SafetensorsTensor] => {
+    const tensors = (await exportReferenceTensors('discriminator', d)).map(([n, t]): [string, SafetensorsTensor] => {
       const ones = new Uint16Array(t.data.length).fill(0x3c00); // 1.0 in half precision
       return [n, { dtype: 'F16', shape: t.shape, data: ones }];
     });

@@ -84,15 +84,19 @@ export interface ExportReferenceOptions {
   prefix?: string;
 }
 
-/** The network's weights as the reference's state_dict: names, PyTorch layouts, float32 (+ I64 counters). */
-export function exportReferenceTensors(network: NetworkName, model: tf.LayersModel, options: ExportReferenceOptions = {}): [string, SafetensorsTensor][] {
+/**
+ * The network's weights as the reference's state_dict: names, PyTorch layouts, float32 (+ I64 counters). Async:
+ * the weights are read back with `data()`, as GPU backends (webgpu in Node) have no synchronous readback.
+ */
+export async function exportReferenceTensors(network: NetworkName, model: tf.LayersModel, options: ExportReferenceOptions = {}): Promise<[string, SafetensorsTensor][]> {
   const prefix = options.prefix ?? '';
   const counter = BigInt(options.numBatchesTracked ?? 0);
-  return referenceTensors(network, model).map((t): [string, SafetensorsTensor] => {
+  const tensors = referenceTensors(network, model);
+  const values = await Promise.all(tensors.map((t) => (t.weight ? (t.weight.variable.read().data() as Promise<Float32Array>) : null)));
+  return tensors.map((t, i): [string, SafetensorsTensor] => {
     if (!t.weight) return [prefix + t.name, { dtype: 'I64', shape: [], data: new BigInt64Array([counter]) }];
     const w = t.weight;
-    const values = w.variable.read().dataSync() as Float32Array;
-    return [prefix + t.name, { dtype: 'F32', shape: t.shape, data: toTorchLayout(w.kind, values, w.shape) }];
+    return [prefix + t.name, { dtype: 'F32', shape: t.shape, data: toTorchLayout(w.kind, values[i]!, w.shape) }];
   });
 }
 

@@ -32,7 +32,7 @@ describe('yarn weights import of the reference .pth files', () => {
       for (const [network, file] of [['aei', 'G_tiny.pth'], ['discriminator', 'D_tiny.pth']] as const) {
         const pth = await readWeightsFile(fixture(file));
         // Exporting the imported network in the reference layout gives back exactly the .pth's tensors.
-        const exported = exportReferenceTensors(network, loaded.networks[network]!);
+        const exported = await exportReferenceTensors(network, loaded.networks[network]!);
         expect(exported.map(([n]) => n)).toEqual([...pth.tensors.keys()]);
         for (const [name, t] of exported) {
           if (t.dtype !== 'F32') continue;

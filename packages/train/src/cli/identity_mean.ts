@@ -34,10 +34,13 @@ runCli(async () => {
     const z = tf.concat(embedded) as tf.Tensor2D;
     tf.dispose(embedded);
     const identities = rows.map((r) => r.identity);
-    const mean = identityMean(z, identities);
+    const mean = await identityMean(z, identities);
     const centred = tf.tidy(() => l2Normalize(tf.sub(z, tf.tensor1d(mean))));
-    const stats = (e: tf.Tensor2D): string => {
-      const sim = tf.tidy(() => tf.matMul(e, e, false, true)).arraySync() as number[][];
+    const stats = async (e: tf.Tensor2D): Promise<string> => {
+      // Asynchronous reads: GPU backends (webgpu in Node) have no synchronous readback.
+      const product = tf.tidy(() => tf.matMul(e, e, false, true));
+      const sim = (await product.array()) as number[][];
+      product.dispose();
       const same: number[] = [];
       const different: number[] = [];
       for (let i = 0; i < sim.length; i++) for (let j = i + 1; j < sim.length; j++) (identities[i] === identities[j] ? same : different).push(sim[i]![j]!);
@@ -46,7 +49,7 @@ runCli(async () => {
     };
     const norm = Math.hypot(...mean);
     process.stderr.write(`${rows.length} faces, ${new Set(identities).size} identities; |mean| = ${norm.toFixed(3)}\n`);
-    process.stderr.write(`cosine, raw:     ${stats(z)}\ncosine, centred: ${stats(centred)}\n`);
+    process.stderr.write(`cosine, raw:     ${await stats(z)}\ncosine, centred: ${await stats(centred)}\n`);
     process.stdout.write(`${JSON.stringify(Array.from(mean, (v) => Number(v.toFixed(6))))}\n`);
     tf.dispose([z, centred]);
   } finally {

@@ -44,7 +44,8 @@ export async function selectHearImages(aei: AEINet, identity: IdentityEncoder, o
       const self = aei.forward(x, identity.embed(x)).swap;
       return tf.mean(tf.abs(tf.sub(x, self)), [1, 2, 3]);
     });
-    errors.push(...perImage.dataSync());
+    // Asynchronous: GPU backends (webgpu in Node) have no synchronous readback.
+    errors.push(...(await perImage.data()));
     perImage.dispose();
     bar?.update(Math.min(rows.length, i + batchSize));
   }
