@@ -59,3 +59,13 @@ export function nodeProcess(): NodeProcessLike | null {
   const p = (globalThis as { process?: Partial<NodeProcessLike> }).process;
   return typeof p?.versions?.node === 'string' ? (p as NodeProcessLike) : null;
 }
+
+/** Whether this is Node (and not a browser). */
+export function isNode(): boolean {
+  return nodeProcess() !== null;
+}
+
+/** The first line of an error's message, for one-line errors that wrap another. */
+export function firstLine(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nodeProcess } from '../platform.js';
+import { firstLine, isNode, nodeProcess } from '../platform.js';
 import { registerCpuKernels, registerWasmTrainingKernels } from './register_all_kernels.js';
 import { describeWebGPUAdapter, downloadWebGPUTensors, loadWebGPU } from './webgpu.js';
 
@@ -23,7 +23,6 @@ export interface SelectBackendOptions {
   wasmPaths?: string;
 }
 
-const isNode = (): boolean => nodeProcess() !== null;
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
@@ -40,7 +39,7 @@ const INSTALL_HINT: Record<BackendName, string> = {
 /** Thrown when a backend asked for by name cannot load; the message says how to install it. */
 export class BackendUnavailableError extends Error {
   constructor(readonly backend: BackendName, cause: unknown) {
-    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    const why = firstLine(cause);
     super(`Backend '${backend}' is not available (${why}); ${INSTALL_HINT[backend]}.`);
     this.name = 'BackendUnavailableError';
   }
@@ -55,7 +54,7 @@ async function loadTensorflow(): Promise<string> {
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but did not register the 'tensorflow' backend`);
       return pkg;
     } catch (e) {
-      errors.push(`${pkg}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      errors.push(`${pkg}: ${firstLine(e)}`);
     }
   }
   throw new Error(errors.join('; '));
@@ -130,7 +129,7 @@ export async function selectBackend(request: BackendRequest = 'auto', options: S
       return name;
     } catch (e) {
       if (request !== 'auto') throw new BackendUnavailableError(name, e);
-      failures.push(name === 'webgpu' ? `webgpu (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` : `${name} (unavailable)`);
+      failures.push(name === 'webgpu' ? `webgpu (${firstLine(e)})` : `${name} (unavailable)`);
     }
   }
   throw new Error('No tfjs backend could be loaded; reinstall dependencies with `yarn install`.');

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nodeProcess } from '../platform.js';
+import { firstLine, isNode, nodeProcess } from '../platform.js';
 import { registerWasmTrainingKernels } from './register_all_kernels.js';
 import { registerWebGPUKernels } from './webgpu_kernels.js';
 
@@ -40,7 +40,6 @@ interface GPULike {
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|\bwarp\b/i;
 
-const isNode = (): boolean => nodeProcess() !== null;
 
 /** The environment's WebGPU entry point; null where there is none. */
 function existingGpu(): GPULike | null {
@@ -84,7 +83,7 @@ async function gpuEntryPoint(): Promise<{ gpu: GPULike; route: WebGPUAdapter['ro
     return { gpu: await setupDawn(), route: 'dawn-node' };
   } catch (e) {
     dawnSetup = null;
-    throw new Error(`the Dawn binding (npm 'webgpu') did not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new Error(`the Dawn binding (npm 'webgpu') did not load: ${firstLine(e)}`);
   }
 }
 

@@ -4,6 +4,7 @@
  * belong to the train package; {@link modelConfigFromDocument} validates only `model`.
  */
 import { parse as parseYaml } from 'yaml';
+import { firstLine } from '../platform.js';
 import * as s from './schema.js';
 
 /** The presets a `model.preset` key can name; every other model key overrides the preset's value. */
@@ -151,8 +152,7 @@ export function parseYamlText(text: string, source: string): unknown {
   try {
     return parseYaml(text);
   } catch (e) {
-    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(`${source}: invalid YAML: ${message}`);
+    throw new Error(`${source}: invalid YAML: ${firstLine(e)}`);
   }
 }
 

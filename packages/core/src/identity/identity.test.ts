@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFaceApiWeights, loadPackageGraphModel } from '../faces/model_files.js';
 import { CropResize } from './crop.js';
-import { identityProbe } from './test_utils/probe.js';
+import { useIdentityProbe } from './test_utils/probe.js';
 import { loadFaceApiRecognition, type FaceApiRecognition } from './face_api_recognition.js';
 import { depthwiseWithInputGrad, loadHumanFaceres, type HumanFaceres } from './human_faceres.js';
 import type { IdentityEncoder } from './identity_encoder.js';
@@ -14,7 +14,7 @@ const turnEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate
 
 async function checkGradient(encoder: IdentityEncoder): Promise<void> {
   // A face, downscaled: the encoders crop and resize inside, so any input size works.
-  const x = tf.tidy(() => tf.image.resizeBilinear(probe.images.slice([0], [1]), [64, 64])) as tf.Tensor4D;
+  const x = tf.tidy(() => tf.image.resizeBilinear(probe().images.slice([0], [1]), [64, 64])) as tf.Tensor4D;
   const target = tf.tidy(() => tf.div(tf.randomNormal([1, encoder.dim], 0, 1, 'float32', 12), Math.sqrt(encoder.dim)));
   const loss = (input: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(encoder.embed(input), target));
   tf.dispose(loss(x)); // the encoder caches its resize weights per input size: let it, before counting
@@ -40,11 +40,7 @@ async function checkGradient(encoder: IdentityEncoder): Promise<void> {
   tf.dispose([x, target]);
 }
 
-let probe: { images: tf.Tensor4D; person: boolean[] };
-beforeAll(async () => {
-  probe = await identityProbe();
-});
-afterAll(() => probe.images.dispose());
+const probe = useIdentityProbe();
 
 describe('face-api recognition encoder', () => {
   let encoder: FaceApiRecognition;

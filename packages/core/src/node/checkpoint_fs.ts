@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ModelConfig } from '../config/model_config.js';
+import { firstLine } from '../platform.js';
 import {
   buildCheckpointNetworks,
   checkpointConfigText,
@@ -122,7 +123,7 @@ export async function verifyCheckpoint(dir: string): Promise<void> {
     meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as Partial<CheckpointMeta>;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CorruptCheckpointError(dir, [code === 'ENOENT' ? `${META_FILE} is missing` : `${META_FILE} is unreadable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`]);
+    throw new CorruptCheckpointError(dir, [code === 'ENOENT' ? `${META_FILE} is missing` : `${META_FILE} is unreadable (${firstLine(e)})`]);
   }
   if (meta === null || typeof meta !== 'object') throw new CorruptCheckpointError(dir, [`${META_FILE} is not a JSON object`]);
   if (meta.files === undefined) return;
@@ -177,11 +178,11 @@ export async function resolveCheckpointDir(dir: string, log: (line: string) => v
   throw new Error(exists ? `${dir}: not a checkpoint (no ${META_FILE}); point --checkpoint at a checkpoint directory` : `${dir}: no such checkpoint directory`);
 }
 
-async function readText(file: string): Promise<Uint8Array> {
+async function readBytes(file: string): Promise<Uint8Array> {
   try {
     return await fs.readFile(file);
   } catch (e) {
-    throw new Error(`${file}: unreadable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    throw new Error(`${file}: unreadable (${firstLine(e)})`);
   }
 }
 
@@ -190,9 +191,9 @@ export async function readCheckpoint(dir: string): Promise<{ dir: string; meta: 
   const resolved = await resolveCheckpointDir(dir);
   await verifyCheckpoint(resolved);
   const metaPath = path.join(resolved, META_FILE);
-  const meta = parseCheckpointMeta(await readText(metaPath), metaPath);
+  const meta = parseCheckpointMeta(await readBytes(metaPath), metaPath);
   const configPath = path.join(resolved, CONFIG_FILE);
-  const config = parseCheckpointConfig(await readText(configPath), configPath);
+  const config = parseCheckpointConfig(await readBytes(configPath), configPath);
   return { dir: resolved, meta, config };
 }
 

@@ -25,6 +25,7 @@ import { HEARNet } from '../models/hear_net.js';
 import { MultiscaleDiscriminator } from '../models/multiscale_discriminator.js';
 import { namedWeights } from '../models/named_weights.js';
 import { NETWORK_NAMES, type NetworkName } from './reference_mapping.js';
+import { firstLine } from '../platform.js';
 import { CORE_VERSION } from '../version.js';
 import { encodeSafetensors, parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 import { assignTensors, writeVariable, type ExpectedTensor } from './tensor_set.js';
@@ -179,10 +180,6 @@ export async function encodeNetworkFile(network: NetworkName, model: tf.LayersMo
   const metadata: Record<string, string> = { format: 'faceshifter-ts', layout: 'tfjs-nhwc', network };
   if (step !== null) metadata.step = String(step);
   return encodeSafetensors(await networkTensors(model), metadata, source);
-}
-
-function firstLine(e: unknown): string {
-  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
 }
 
 /** Checks meta.json's fields: the format, a version this code reads, the networks. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { imageToTensor } from '../../image/raw_image.js';
 import { decodeImage } from '../../node/image_io.js';
 
@@ -19,3 +20,13 @@ export async function identityProbe(): Promise<{ images: tf.Tensor4D; person: bo
   return { images: stacked, person: picked.map((r) => r[1] === 'facematch-person-a') };
 }
 
+
+/** The probe for a test file: loaded before its tests, disposed after; call the returned function inside a test. */
+export function useIdentityProbe(): () => { images: tf.Tensor4D; person: boolean[] } {
+  let probe: { images: tf.Tensor4D; person: boolean[] } | undefined;
+  beforeAll(async () => {
+    probe = await identityProbe();
+  });
+  afterAll(() => probe?.images.dispose());
+  return () => probe!;
+}
