@@ -65,15 +65,31 @@ export type { DetectedFace, DetectOptions } from './faces/detector.js';
 export { reduceLandmarks68, eyeDistance } from './faces/landmarks.js';
 export { FFHQ_TEMPLATE, DEFAULT_LANDMARK_WEIGHTS, estimateSimilarity, alignmentTransform, alignFace, warpAffine, pasteBack, applyAffine, invertAffine, affineScale } from './faces/alignment.js';
 export type { Point, Landmarks5, Affine, AlignedFace, BorderMode, PasteBackOptions } from './faces/alignment.js';
+export {
+  FACE_ALIGNMENTS,
+  DEFAULT_FACE_ALIGNMENT,
+  isFaceAlignment,
+  parseFaceAlignment,
+  alignmentSpec,
+  alignFaceAs,
+  namedAlignmentTransform,
+  referenceTemplatePixels,
+  insightfaceTemplatePixels,
+  INSIGHTFACE_PYTORCH_POINTS_96x112,
+  fromPixelIndices,
+} from './faces/templates.js';
+export type { FaceAlignment, AlignmentSpec } from './faces/templates.js';
+export { CHANNEL_ORDERS, DEFAULT_FACE_INPUT, REFERENCE_FACE_INPUT, parseFaceInput, toChannelOrder, describeFaceInput } from './faces/face_input.js';
+export type { ChannelOrder, FaceInput } from './faces/face_input.js';
 export { imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from './image/raw_image.js';
 // The packaged model files (face-api, Human), from wherever the host keeps them: node_modules, or a web app's folder.
 export { urlModelFiles, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphModel } from './faces/model_files.js';
 export type { ModelFiles, ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
 
 // Swapping whole photos (the same pipeline for `yarn swap` and the web app) and the synthetic-image mark.
-export { FaceSwapPipeline } from './swap/face_swap_pipeline.js';
+export { FaceSwapPipeline, checkLandmarksInside } from './swap/face_swap_pipeline.js';
 export type { FaceSwapPipelineOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/face_swap_pipeline.js';
-export { faceMask, convexHull, insideDistance } from './swap/mask.js';
+export { faceMask, outlineFrom5, convexHull, insideDistance } from './swap/mask.js';
 export type { FaceMaskOptions } from './swap/mask.js';
 export { swapMark } from './swap/mark.js';
 export type { SwapMarkInfo } from './swap/mark.js';
@@ -97,7 +113,7 @@ export { IResNet, iresnetArchitecture, iresnetKeys, inferIResNetArchitecture, IR
 export type { IResNetArchitecture } from './identity/iresnet.js';
 export { parameterCount } from './identity/torch_frozen.js';
 export type { TorchKey } from './identity/torch_frozen.js';
-export { AffineSampler, ARCFACE_TEMPLATE_112, FACESHIFTER_TEMPLATE_256, inputMap, networkTemplate, templateLandmarkError } from './identity/template_warp.js';
+export { AffineSampler, ARCFACE_TEMPLATE_112, FACESHIFTER_TEMPLATE_256, inputMap, networkTemplate, nativeCropAlignment, templateLandmarkError } from './identity/template_warp.js';
 export type { EncoderInputAlignment, NetworkAlignment } from './identity/template_warp.js';
 
 // Weights on bytes: safetensors, tfjs ↔ PyTorch layouts, this project's checkpoints, the PyTorch reference's names.
@@ -112,6 +128,8 @@ export type { ReadWeightsOptions } from './weights/weights_file.js';
 export { toTorchLayout, fromTorchLayout, torchShape, ourShapeFromTorch, permuteAxes } from './weights/layout.js';
 export type { LayoutKind } from './weights/layout.js';
 export { NETWORK_NAMES, referenceTensors, exportReferenceTensors, importReferenceTensors, detectReferenceNetwork } from './weights/reference_mapping.js';
+export { weightsKind, expectReferenceNetwork, inferAEIConfig, inferHEARConfig, referenceFaceInput, loadReferenceAEI, loadReferenceHEAR, expectIdentityWeights } from './weights/reference_config.js';
+export type { WeightsKind, ReferenceOptionNames } from './weights/reference_config.js';
 export type { NetworkName, ReferenceTensor, ExportReferenceOptions, ImportReferenceOptions } from './weights/reference_mapping.js';
 export {
   CHECKPOINT_FORMAT,
@@ -126,6 +144,7 @@ export {
   buildNetwork,
   networkTensors,
   networkFile,
+  checkpointFaceInput,
   CorruptCheckpointError,
 } from './weights/checkpoint.js';
 export type { CheckpointFileSum, CheckpointMeta, CheckpointNetworks, CheckpointContents, CheckpointSource, SaveCheckpointOptions, LoadedCheckpoint } from './weights/checkpoint.js';

@@ -25,7 +25,7 @@ export { OcclusionAugmenter } from './data/occlusion.js';
 export type { OcclusionOptions, OcclusionKind, FloatImage } from './data/occlusion.js';
 
 // Data: dataset preparation (yarn prepare-data), manifests, the embedded dataset, and the (X_s, X_t, same) loader.
-export { prepareDataset, mergeShards, parseShard, stableHash, inShard, listFiles } from './data/prepare.js';
+export { prepareDataset, mergeShards, parseShard, stableHash, inShard, listFiles, datasetAlignment } from './data/prepare.js';
 export type { PrepareOptions, PrepareSummary, Layout, Shard } from './data/prepare.js';
 export { readManifest, readManifestFile, manifestFiles, manifestToCsv, skippedToCsv, MANIFEST_COLUMNS } from './data/manifest.js';
 export type { ManifestRow, SkippedRow, ReadManifestOptions } from './data/manifest.js';

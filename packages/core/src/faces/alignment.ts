@@ -138,13 +138,14 @@ function reflectIndex(i: number, n: number): number {
  * Resamples `image` into a `width` x `height` image whose pixel (x, y) shows the photo point
  * `invertAffine(toOutput)` applied to (x + 0.5, y + 0.5). Bilinear, with k x k supersampling when the output
  * is smaller than the source (k = ceil of the shrink factor) so large photos do not alias.
- * Outside the photo: mirrored (default, as FFHQ pads), repeated edge pixels, or black.
+ * Outside the photo: mirrored (default, as FFHQ pads), repeated edge pixels, or black. `supersample: false` gives
+ * plain bilinear sampling, as cv2.warpAffine's INTER_LINEAR does (the reference's and insightface's alignments).
  */
-export function warpAffine(image: RawImage, toOutput: Affine, width: number, height: number, border: BorderMode = 'reflect'): RawImage {
+export function warpAffine(image: RawImage, toOutput: Affine, width: number, height: number, border: BorderMode = 'reflect', options: { supersample?: boolean } = {}): RawImage {
   const { width: W, height: H, channels: C, data } = image;
   const inv = invertAffine(toOutput);
   const shrink = 1 / affineScale(toOutput);
-  const k = Math.max(1, Math.min(8, Math.ceil(shrink - 1e-6)));
+  const k = options.supersample === false ? 1 : Math.max(1, Math.min(8, Math.ceil(shrink - 1e-6)));
   const out = new Uint8Array(width * height * C);
   const acc = new Float32Array(C);
   const fetch = (xi: number, yi: number, c: number): number => {

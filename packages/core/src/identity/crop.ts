@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { affineScale, applyAffine, estimateSimilarity } from '../faces/alignment.js';
+import { alignmentSpec, type FaceAlignment } from '../faces/templates.js';
 
 /**
  * The square an identity network looks at, as fractions of the side of an FFHQ-style aligned face crop
@@ -8,6 +10,21 @@ export interface CropBox {
   x: number;
   y: number;
   size: number;
+}
+
+/**
+ * The same face region as `box` (fractions of an FFHQ-aligned crop) in a crop of another alignment: its centre and
+ * side carried through the similarity between the two templates. The templates differ by a rotation of under 0.2°,
+ * so the box stays axis-aligned. The packaged encoders' boxes were fitted on FFHQ crops; this keeps them on the
+ * same part of the face whatever the alignment.
+ */
+export function cropBoxIn(box: CropBox, alignment: FaceAlignment): CropBox {
+  if (alignment === 'ffhq') return box;
+  const side = 256;
+  const m = estimateSimilarity(alignmentSpec('ffhq', side).template, alignmentSpec(alignment, side).template);
+  const [cx, cy] = applyAffine(m, [(box.x + box.size / 2) * side, (box.y + box.size / 2) * side]);
+  const size = box.size * affineScale(m);
+  return { x: cx / side - size / 2, y: cy / side - size / 2, size };
 }
 
 /**

@@ -9,16 +9,20 @@ import { loadHumanFaceres } from './human_faceres.js';
 import type { IdentityEncoder, IdentityEncoderName } from './identity_encoder.js';
 import { createInsightFaceEncoder, INSIGHTFACE_ENCODER_NAMES, INSIGHTFACE_ENCODERS, insightFaceDim, isInsightFaceEncoder } from './insightface_encoder.js';
 import type { EncoderInputAlignment } from './template_warp.js';
+import { cropBoxIn } from './crop.js';
+import { FACE_ALIGNMENTS, isFaceAlignment, type FaceAlignment } from '../faces/templates.js';
+import { FACE_API_CROP } from './face_api_recognition.js';
+import { FACERES_CROP } from './human_faceres.js';
 
 type PackagedName = 'face-api-recognition' | 'face-api-recognition-centred' | 'human-faceres';
 
-const PACKAGED: Record<PackagedName, { load: (files?: ModelFiles) => Promise<IdentityEncoder>; dim: number }> = {
-  'face-api-recognition': { load: (files) => loadFaceApiRecognition({ files }), dim: 128 },
+const PACKAGED: Record<PackagedName, { load: (files: ModelFiles | undefined, alignment: FaceAlignment) => Promise<IdentityEncoder>; dim: number }> = {
+  'face-api-recognition': { load: (files, alignment) => loadFaceApiRecognition({ files, cropBox: cropBoxIn(FACE_API_CROP, alignment) }), dim: 128 },
   'face-api-recognition-centred': {
-    load: async (files) => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition({ files }), FACE_API_DESCRIPTOR_MEAN),
+    load: async (files, alignment) => new CentredIdentityEncoder('face-api-recognition-centred', await loadFaceApiRecognition({ files, cropBox: cropBoxIn(FACE_API_CROP, alignment) }), FACE_API_DESCRIPTOR_MEAN),
     dim: 128,
   },
-  'human-faceres': { load: (files) => loadHumanFaceres({ files }), dim: 1024 },
+  'human-faceres': { load: (files, alignment) => loadHumanFaceres({ files, cropBox: cropBoxIn(FACERES_CROP, alignment) }), dim: 1024 },
 };
 
 /** The registered encoder names: the packaged ones (training encoders first), then those loaded from PyTorch weights. */
@@ -44,7 +48,10 @@ export interface LoadIdentityEncoderOptions {
   files?: ModelFiles;
   /** The state_dict's key inside a `.pth` checkpoint that holds several. */
   entry?: string;
-  /** What the encoder is given: `ffhq` crops (default), the reference's `native` alignment, or `aligned-112` crops. */
+  /**
+   * What the encoder is given: crops in a named alignment (faces/templates.ts; default `ffhq`), the network's own
+   * reference alignment (`native`, InsightFace encoders), or `aligned-112` crops (InsightFace encoders).
+   */
   input?: EncoderInputAlignment;
   /** How the caller's user passes the weights, for the error when they are missing. Default `identity.weights (or --weights)`. */
   weightsOption?: string;
@@ -81,6 +88,7 @@ export async function loadIdentityEncoder(name: IdentityEncoderName | string, op
   if (options.weights !== undefined) {
     throw new Error(`identity encoder '${name}' ships with its npm package and takes no weights file; remove identity.weights (--weights), or pick an InsightFace encoder (${INSIGHTFACE_ENCODER_NAMES.slice(0, 3).join(', ')}, ...)`);
   }
-  if (options.input !== undefined && options.input !== 'ffhq') throw new Error(`identity encoder '${name}': only FFHQ-aligned input is supported (got ${options.input})`);
-  return packaged.load(options.files);
+  const input = options.input ?? 'ffhq';
+  if (!isFaceAlignment(input)) throw new Error(`identity encoder '${name}': takes face crops in a named alignment (${FACE_ALIGNMENTS.join(', ')}), not '${input}' input`);
+  return packaged.load(options.files, input);
 }

@@ -10,10 +10,11 @@
  *   identity network sees `F.interpolate(X[:, :, 19:237, 19:237], [112, 112], mode='bilinear', align_corners=True)`.
  *
  * Each is one affine map from the network's 112² input (pixel indices) to the input image (pixel indices),
- * sampled bilinearly with clamped borders: for `ffhq` input, the least-squares similarity (equal weights, as
- * insightface fits photo landmarks) from the network's template to the FFHQ template, composed for
- * `faceshifter-256` with the crop-and-resize; for `native` input (the image already in the reference's own
- * alignment), only the reference's own resampling, which at 256² (faceshifter) or 112² (insightface) is the
+ * sampled bilinearly with clamped borders: for crops in another alignment (`ffhq`, this project's default; see
+ * faces/templates.ts for all three), the least-squares similarity (equal weights, as insightface fits photo
+ * landmarks) from the network's template to the crop's; for crops in the network's own reference alignment
+ * (`reference` for faceshifter-256, `insightface` for arcface-112, or `native`, which names whichever is the
+ * network's), only the reference's own resampling, which at 256² (faceshifter) or 112² (insightface) is the
  * reference's exactly.
  *
  * The sampler is a gather with constant indices and weights. tfjs's own gather gradient needs UnsortedSegmentSum,
@@ -22,18 +23,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { applyAffine, estimateSimilarity, FFHQ_TEMPLATE, invertAffine, type Affine, type Landmarks5, type Point } from '../faces/alignment.js';
+import { alignmentSpec, ARCFACE_TEMPLATE_112, referenceTemplatePixels, type FaceAlignment } from '../faces/templates.js';
 
-/** insightface's `arcface_dst` for 112², pixel-index coordinates. */
-export const ARCFACE_TEMPLATE_112: Landmarks5 = [
-  [38.2946, 51.6963],
-  [73.5318, 51.5014],
-  [56.0252, 71.7366],
-  [41.5493, 92.3655],
-  [70.7299, 92.2041],
-];
+export { ARCFACE_TEMPLATE_112 };
 
 /** taotaonice/FaceShifter's 256² alignment: (arcface_dst − 56)·0.85 + 56, times 256/112 (pixel indices). */
-export const FACESHIFTER_TEMPLATE_256: Landmarks5 = ARCFACE_TEMPLATE_112.map(([x, y]) => [((x - 56) * 0.85 + 56) * (256 / 112), ((y - 56) * 0.85 + 56) * (256 / 112)] as Point) as unknown as Landmarks5;
+export const FACESHIFTER_TEMPLATE_256: Landmarks5 = referenceTemplatePixels(256);
 
 /** The crop the reference cuts from its 256² face before resizing to 112 (rows and columns 19..236). */
 const FACESHIFTER_CROP = { start: 19, size: 218, side: 256 } as const;
@@ -41,11 +36,16 @@ const FACESHIFTER_CROP = { start: 19, size: 218, side: 256 } as const;
 export type NetworkAlignment = 'arcface-112' | 'faceshifter-256';
 
 /**
- * What an encoder is given: `ffhq`, this project's FFHQ-aligned crops (any size); `native`, a face already aligned
- * the reference's way (a 256² faceshifter crop, or a 112² insightface crop); `aligned-112`, a 112² crop in the
- * network's own alignment fed with no resampling.
+ * What an encoder is given: face crops in one of the named alignments (faces/templates.ts) at any size; `native`,
+ * the crops of the network's own reference (`reference` for the faceshifter-256 networks, `insightface` for the
+ * arcface-112 ones); or `aligned-112`, a 112² crop in the network's own alignment fed with no resampling.
  */
-export type EncoderInputAlignment = 'ffhq' | 'native' | 'aligned-112';
+export type EncoderInputAlignment = FaceAlignment | 'native' | 'aligned-112';
+
+/** The named crop alignment each network's own reference feeds it. */
+export function nativeCropAlignment(alignment: NetworkAlignment): FaceAlignment {
+  return alignment === 'arcface-112' ? 'insightface' : 'reference';
+}
 
 export const NET_SIZE = 112;
 
@@ -72,23 +72,22 @@ export function networkTemplate(alignment: NetworkAlignment): Point[] {
 /**
  * The map from the network's 112² input (pixel indices) to an input image of side `side` (pixel indices).
  * Pixel (i, j) has its centre at continuous coordinate (i + 0.5, j + 0.5), the convention of faces/alignment.ts.
+ *
+ * A faceshifter-256 network on `reference` crops gets the reference's own resampling ([19:237], then
+ * align_corners = true), exact at 256²; every other pair, the unweighted least-squares similarity from the network's
+ * template to the crop's (exact where the two templates have the same shape: an arcface-112 network on
+ * `insightface` crops).
  */
 export function inputMap(alignment: NetworkAlignment, input: EncoderInputAlignment, side: number): Affine {
   if (input === 'aligned-112') return [1, 0, 0, 0, 1, 0];
-  if (input === 'native') {
+  const crop = input === 'native' ? nativeCropAlignment(alignment) : input;
+  if (alignment === 'faceshifter-256' && crop === 'reference') {
     // The reference's own resampling, then the image's scale relative to the reference's size (half-pixel centres).
-    const refSide = alignment === 'arcface-112' ? NET_SIZE : FACESHIFTER_CROP.side;
-    const ownToRef: Affine = alignment === 'arcface-112' ? [1, 0, 0, 0, 1, 0] : FACESHIFTER_RESIZE;
-    return compose(compose(shift(-0.5), compose(scale(side / refSide), shift(0.5))), ownToRef);
+    return compose(compose(shift(-0.5), compose(scale(side / FACESHIFTER_CROP.side), shift(0.5))), FACESHIFTER_RESIZE);
   }
-  // FFHQ: the similarity from the network's template (continuous) to the FFHQ template at this side (continuous).
-  const ffhq = FFHQ_TEMPLATE.map(([x, y]) => [x * side, y * side] as Point);
-  if (alignment === 'arcface-112') {
-    const s = estimateSimilarity(ARCFACE_TEMPLATE_112.map(([x, y]) => [x + 0.5, y + 0.5] as Point), ffhq);
-    return compose(shift(-0.5), compose(s, shift(0.5)));
-  }
-  const s = estimateSimilarity(FACESHIFTER_TEMPLATE_256.map(([x, y]) => [x + 0.5, y + 0.5] as Point), ffhq);
-  return compose(shift(-0.5), compose(s, compose(shift(0.5), FACESHIFTER_RESIZE)));
+  const own = networkTemplate(alignment).map(([x, y]) => [x + 0.5, y + 0.5] as Point);
+  const s = estimateSimilarity(own, alignmentSpec(crop, side).template);
+  return compose(shift(-0.5), compose(s, shift(0.5)));
 }
 
 /**

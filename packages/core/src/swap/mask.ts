@@ -77,3 +77,35 @@ export function faceMask(landmarks68: readonly Point[], size: number, options: F
   }
   return mask;
 }
+
+/**
+ * A face outline from five landmarks (eye centres, nose tip, mouth corners), for faces given by five points only
+ * (`--landmarks`, the reference's MTCNN points), where no 68-point jaw line exists: an ellipse in the face's own
+ * axes, 2.2 eye distances wide, from 0.8 eye-to-mouth distances above the eyes (the forehead) to 0.6 below the mouth
+ * (the chin). On the FFHQ template (eye distance 0.246 of the side, eyes to mouth 0.256) that spans rows 0.26 to
+ * 0.88 and columns 0.23 to 0.77, the face without the ears; {@link faceMask} then erodes and feathers it like a
+ * 68-point hull.
+ */
+export function outlineFrom5(points: readonly Point[], vertices = 32): Point[] {
+  if (points.length !== 5) throw new Error(`outlineFrom5: need the 5 landmarks, got ${points.length}.`);
+  const [le, re, , lm, rm] = points as [Point, Point, Point, Point, Point];
+  const eye: Point = [(le[0] + re[0]) / 2, (le[1] + re[1]) / 2];
+  const mouth: Point = [(lm[0] + rm[0]) / 2, (lm[1] + rm[1]) / 2];
+  const eyeDist = Math.hypot(re[0] - le[0], re[1] - le[1]);
+  const down: Point = [mouth[0] - eye[0], mouth[1] - eye[1]];
+  const em = Math.hypot(down[0], down[1]);
+  // The face's own axes: u across (eye to eye), v down (eyes to mouth).
+  const u: Point = [(re[0] - le[0]) / eyeDist, (re[1] - le[1]) / eyeDist];
+  const v: Point = [down[0] / em, down[1] / em];
+  const top = -0.8 * em;
+  const bottom = 1.6 * em;
+  const cv = (top + bottom) / 2;
+  const a = 1.1 * eyeDist;
+  const b = (bottom - top) / 2;
+  return Array.from({ length: vertices }, (_, k) => {
+    const t = (2 * Math.PI * k) / vertices;
+    const x = a * Math.cos(t);
+    const y = cv + b * Math.sin(t);
+    return [eye[0] + x * u[0] + y * v[0], eye[1] + x * u[1] + y * v[1]] as Point;
+  });
+}

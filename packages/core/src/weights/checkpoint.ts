@@ -27,6 +27,7 @@ import { namedWeights } from '../models/named_weights.js';
 import { NETWORK_NAMES, type NetworkName } from './reference_mapping.js';
 import { firstLine } from '../platform.js';
 import { CORE_VERSION } from '../version.js';
+import { DEFAULT_FACE_INPUT, parseFaceInput, type FaceInput } from '../faces/face_input.js';
 import { encodeSafetensors, parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 import { assignTensors, writeVariable, type ExpectedTensor } from './tensor_set.js';
 
@@ -64,6 +65,11 @@ export interface CheckpointMeta {
   /** Free-form JSON the caller attached (trainer state summaries, the source of an import, ...). */
   extra: Record<string, unknown>;
   /**
+   * The alignment and channel order the networks' weights expect (faces/face_input.ts). Absent in checkpoints
+   * written before it was recorded, which are this project's FFHQ-aligned RGB runs.
+   */
+  faces?: FaceInput;
+  /**
    * Size and SHA-256 of every other file of the checkpoint (POSIX paths relative to it), written last by
    * {@link sealCheckpoint}; loaders check them. Absent in checkpoints of earlier versions, which load unchecked.
    */
@@ -85,6 +91,8 @@ export interface CheckpointContents {
   step?: number | null;
   /** Stored in meta.json under `extra`. */
   extra?: Record<string, unknown>;
+  /** What the weights expect; default {@link DEFAULT_FACE_INPUT}. */
+  faces?: FaceInput;
 }
 
 export interface SaveCheckpointOptions extends CheckpointContents {
@@ -167,7 +175,13 @@ export function checkpointMeta(contents: CheckpointContents): CheckpointMeta {
     step: contents.step ?? null,
     networks,
     extra: contents.extra ?? {},
+    faces: contents.faces ?? DEFAULT_FACE_INPUT,
   };
+}
+
+/** The alignment and channel order a checkpoint's weights expect (the default for checkpoints that record none). */
+export function checkpointFaceInput(meta: CheckpointMeta): FaceInput {
+  return meta.faces ?? DEFAULT_FACE_INPUT;
 }
 
 /** config.yaml's text for a model config. */
@@ -198,6 +212,7 @@ export function parseCheckpointMeta(bytes: Uint8Array, where: string): Checkpoin
   if (!Array.isArray(meta.networks) || !meta.networks.every((n) => NETWORK_NAMES.includes(n))) {
     throw new Error(`${where}: networks must be a list of ${NETWORK_NAMES.join(', ')}, got ${JSON.stringify(meta.networks)}`);
   }
+  if (meta.faces !== undefined) meta.faces = parseFaceInput(meta.faces, where);
   return meta;
 }
 

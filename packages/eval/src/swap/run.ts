@@ -1,8 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '@faceshifter/core/node';
+import { checkLandmarksInside, IMAGE_EXTENSIONS } from '@faceshifter/core/node';
 import { checkPngPath, swapMark, writeSwapPng } from './mark.js';
+import { readLandmarksFile } from './landmarks.js';
 import { FaceSwapper, readPhoto, type AnalysedPhoto, type FaceSelection, type FaceSwapperOptions } from './swapper.js';
 
 /**
@@ -27,6 +28,8 @@ export interface SwapCommandOptions extends FaceSwapperOptions {
   faceIndex?: FaceSelection;
   /** Source face to take the identity from, numbered left to right; default: the largest. */
   sourceFaceIndex?: number;
+  /** One pair only: a JSON file of the faces' five landmarks (swap/landmarks.ts), used instead of detection. */
+  landmarks?: string;
 }
 
 export interface SwapJob {
@@ -108,8 +111,14 @@ export async function runSwap(o: SwapCommandOptions, swapper?: FaceSwapper): Pro
   const log = o.log ?? (() => {});
   const jobs = await planSwapJobs(o);
   const single = o.target !== undefined;
+  if (o.landmarks !== undefined && !single) throw new Error('--landmarks gives the points of one pair: use it with --source and --target');
+  const given = o.landmarks === undefined ? null : await readLandmarksFile(o.landmarks);
   // One pair: read both photos before the (slow) model load, so a wrong path fails at once.
   const early = single ? { source: await readPhoto(jobs[0]!.source, 'source'), target: await readPhoto(jobs[0]!.target, 'target') } : null;
+  if (given && early) {
+    checkLandmarksInside(jobs[0]!.source, early.source, given.source);
+    checkLandmarksInside(jobs[0]!.target, early.target, given.target);
+  }
   const own = swapper === undefined;
   const s = swapper ?? (await FaceSwapper.load(o));
   const identities = new Map<string, tf.Tensor2D>();
@@ -121,11 +130,12 @@ export async function runSwap(o: SwapCommandOptions, swapper?: FaceSwapper): Pro
         let zId = identities.get(job.source);
         if (!zId) {
           const photo = early?.source ?? (await readPhoto(job.source, 'source'));
-          const analysed: AnalysedPhoto = await s.analyse(job.source, photo);
+          const analysed: AnalysedPhoto = given ? s.pipeline.withLandmarks(job.source, photo, given.source) : await s.analyse(job.source, photo);
           zId = s.sourceIdentity(analysed, o.sourceFaceIndex);
           identities.set(job.source, zId);
         }
-        const target = await s.analyse(job.target, early?.target ?? (await readPhoto(job.target, 'target')));
+        const targetPhoto = early?.target ?? (await readPhoto(job.target, 'target'));
+        const target = given ? s.pipeline.withLandmarks(job.target, targetPhoto, given.target) : await s.analyse(job.target, targetPhoto);
         const result = await s.swap(zId, target, o.faceIndex);
         const mark = swapMark({ checkpoint: s.checkpointDir, hear: s.hearDir, source: job.source, target: job.target, faces: result.swapped });
         await writeSwapPng(job.out, result.image, mark);

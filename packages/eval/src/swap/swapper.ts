@@ -1,8 +1,16 @@
 import type * as tf from '@tensorflow/tfjs';
 import { access } from 'node:fs/promises';
 import {
+  checkpointFaceInput,
   decodeImage,
+  describeFaceInput,
+  expectIdentityWeights,
   FaceSwapPipeline,
+  loadReferenceAEI,
+  loadReferenceHEAR,
+  readWeightsFile,
+  type FaceAlignment,
+  type FaceInput,
   ImageDecodeError,
   loadCheckpointNetworks,
   loadFaceDetector,
@@ -28,8 +36,18 @@ import { findCheckpoint, trainedIdentityEncoder } from '@faceshifter/train';
 export type { AnalysedPhoto, FaceSelection, SwapResult };
 
 export interface FaceSwapperOptions {
-  /** AEI-Net run directory (its newest checkpoint is used) or checkpoint directory. */
-  checkpoint: string;
+  /** AEI-Net run directory (its newest checkpoint is used) or checkpoint directory; or give `weights`. */
+  checkpoint?: string;
+  /**
+   * Instead of a checkpoint: the PyTorch reference's generator as it published it (G_latest.pth) or any
+   * reference-layout file; the model config comes from its shapes, the alignment and channel order are the
+   * reference's (or what the file's metadata records). Needs `identityWeights` (model_ir_se50.pth).
+   */
+  weights?: string;
+  /** With `weights`: the reference-layout HEAR-Net weights, to refine the swap. */
+  hearWeights?: string;
+  /** The alignment to crop faces with; default: what the weights were trained on. A different one is warned about. */
+  align?: FaceAlignment;
   /** HEAR-Net run or checkpoint; when given, the swap is refined with it (faceshifter.md, stage 2). */
   hear?: string;
   /** The identity encoder AEI-Net was trained with; default: the run's config.yaml, else face-api-recognition-centred. */
@@ -42,6 +60,13 @@ export interface FaceSwapperOptions {
   mask?: FaceMaskOptions;
   /** Progress and notes (one line each); default: none. */
   log?: (line: string) => void;
+}
+
+/** The alignment to crop with: the weights' own, or the user's, with one warning line when the two differ. */
+function chooseFaceInput(trained: FaceInput, align: FaceAlignment | undefined, what: string, log: (line: string) => void): FaceInput {
+  if (align === undefined || align === trained.align) return trained;
+  log(`[swap] warning: --align ${align}, but ${what} was trained on ${trained.align}-aligned faces; its swaps will be off (leave out --align to use ${trained.align})`);
+  return { ...trained, align };
 }
 
 /** Reads and decodes a photo; a missing or unreadable file is a one-line error naming it and the fix. */
@@ -90,6 +115,7 @@ export async function loadHEAR(userPath: string, resolution: number, log: (line:
 /** AEI-Net (+ HEAR-Net), the identity encoder and the face detector, loaded once for any number of swaps. */
 export class FaceSwapper {
   private constructor(
+    /** The checkpoint directory, or the weights file, named in the synthetic mark. */
     readonly checkpointDir: string,
     readonly hearDir: string | null,
     readonly identityName: IdentityEncoderName,
@@ -101,20 +127,65 @@ export class FaceSwapper {
     const log = options.log ?? (() => {});
     const disposers: (() => void)[] = [];
     try {
-      const a = await loadAEI(options.checkpoint, log);
-      disposers.push(a.loaded.dispose);
-      const h = options.hear ? await loadHEAR(options.hear, a.aei.modelConfig.resolution, log) : null;
-      if (h) disposers.push(h.loaded.dispose);
-      const found = options.identity ? { name: options.identity, weights: options.identityWeights, from: '--identity' } : trainedIdentityEncoder(options.checkpoint, a.dir);
-      const identity = await loadIdentityEncoder(found.name, { weights: options.identityWeights ?? found.weights, weightsOption: "--identity-weights <file> (or identity.weights in the run's config.yaml)" });
-      disposers.push(() => identity.dispose());
-      if (identity.dim !== a.aei.modelConfig.cId) {
-        throw new Error(`${a.dir}: AEI-Net takes ${a.aei.modelConfig.cId}-d identities but ${found.name} gives ${identity.dim}-d; pass the encoder it was trained with as --identity`);
+      if ((options.checkpoint === undefined) === (options.weights === undefined)) {
+        throw new Error('name the AEI-Net with exactly one of --checkpoint <run|checkpoint> or --weights <G_latest.pth>');
       }
-      log(`[swap] identity encoder ${found.name} (${found.from ?? 'default: no run config.yaml found'})`);
+      const idWeights = options.identityWeights === undefined ? undefined : await readWeightsFile(options.identityWeights, { what: 'the identity network (--id-weights)' });
+      if (idWeights) expectIdentityWeights(idWeights);
+      let aei: AEINet;
+      let hear: HEARNet | null = null;
+      let named: string;
+      let hearNamed: string | null = null;
+      let trained: FaceInput;
+      let found: { name: IdentityEncoderName; weights?: string; from: string | null };
+      if (options.weights !== undefined) {
+        if (options.hear !== undefined) throw new Error('--hear takes a HEAR-Net checkpoint for --checkpoint; with --weights pass the HEAR-Net .pth as --hear-weights');
+        const g = loadReferenceAEI(await readWeightsFile(options.weights, { what: 'the AEI-Net generator (--weights)' }));
+        disposers.push(() => g.aei.dispose());
+        aei = g.aei;
+        named = options.weights;
+        trained = g.faces;
+        log(`[swap] AEI-Net ${options.weights} (reference layout: ${g.config.resolution} px, width ${g.config.widthMultiplier}, c_id ${g.config.cId}; ${describeFaceInput(g.faces)})`);
+        if (options.hearWeights !== undefined) {
+          hear = loadReferenceHEAR(await readWeightsFile(options.hearWeights, { what: 'the HEAR-Net (--hear-weights)' }), g.config);
+          const h = hear;
+          disposers.push(() => h.dispose());
+          hearNamed = options.hearWeights;
+          log(`[swap] HEAR-Net ${options.hearWeights}`);
+        }
+        if (idWeights === undefined) {
+          throw new Error(`--weights ${options.weights} needs the identity network it was trained with: pass --id-weights model_ir_se50.pth (InsightFace_Pytorch's IR-SE50, which the reference trains with)`);
+        }
+        found = { name: options.identity ?? 'arcface-ir-se', from: options.identity ? '--identity' : 'the reference trains with IR-SE; architecture from --id-weights' };
+      } else {
+        if (options.hearWeights !== undefined) throw new Error('--hear-weights goes with --weights; with --checkpoint pass a HEAR-Net run as --hear');
+        const a = await loadAEI(options.checkpoint!, log);
+        disposers.push(a.loaded.dispose);
+        aei = a.aei;
+        named = a.dir;
+        trained = checkpointFaceInput(a.loaded.meta);
+        const h = options.hear ? await loadHEAR(options.hear, a.aei.modelConfig.resolution, log) : null;
+        if (h) {
+          disposers.push(h.loaded.dispose);
+          hear = h.hear;
+          hearNamed = h.dir;
+        }
+        found = options.identity ? { name: options.identity, weights: options.identityWeights, from: '--identity' } : trainedIdentityEncoder(options.checkpoint!, a.dir);
+      }
+      const faces = chooseFaceInput(trained, options.align, named, log);
+      const identity = await loadIdentityEncoder(found.name, {
+        weights: idWeights ?? found.weights,
+        input: faces.align,
+        weightsOption: "--identity-weights <file> (or identity.weights in the run's config.yaml)",
+      });
+      disposers.push(() => identity.dispose());
+      if (identity.dim !== aei.modelConfig.cId) {
+        throw new Error(`${named}: AEI-Net takes ${aei.modelConfig.cId}-d identities but ${found.name} gives ${identity.dim}-d; pass the identity network it was trained with`);
+      }
+      log(`[swap] identity encoder ${found.name} (${found.from ?? 'default: no run config.yaml found'}); faces: ${describeFaceInput(faces)}`);
       const detector = await loadFaceDetector();
-      const pipeline = new FaceSwapPipeline({ aei: a.aei, hear: h?.hear ?? null, identity, detector, detectorKind: options.detector, mask: options.mask, log: options.log });
-      return new FaceSwapper(a.dir, h?.dir ?? null, found.name, pipeline, disposers);
+      const pipeline = new FaceSwapPipeline({ aei, hear, identity, detector, faces, detectorKind: options.detector, mask: options.mask, log: options.log });
+      return new FaceSwapper(named, hearNamed, found.name, pipeline, disposers);
     } catch (e) {
       for (const d of disposers.reverse()) d();
       throw e;

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, FACE_ALIGNMENTS, runCli, usageFailure, selectBackend, type BackendRequest, type FaceAlignment } from '@faceshifter/core/node';
 import { mergeShards, parseShard, prepareDataset, type Layout } from '../data/prepare.js';
 
 runCli(async () => {
@@ -13,13 +13,18 @@ runCli(async () => {
     .scriptName('yarn prepare-data')
     .usage(
       '$0 --input <folder> --output datasets/<name> [options]\n$0 --merge --output datasets/<name>\n\n' +
-        'Finds the faces in a folder of photos, aligns each to the FFHQ 5-point template and writes <output>/faces/**/*.png, ' +
+        'Finds the faces in a folder of photos, aligns each to a 5-point template (--align; FFHQ-style by default) and writes <output>/faces/**/*.png, ' +
         'manifest.csv (one row per face) and skipped.csv (photos without a usable face, with the reason). ' +
         'Rerunning resumes where the last run stopped.',
     )
     .option('input', { type: 'string', describe: 'folder of photos (searched recursively)' })
     .option('output', { type: 'string', demandOption: true, describe: 'dataset folder to write' })
     .option('size', { type: 'number', default: 256, describe: 'side of the aligned crops in pixels' })
+    .option('align', {
+      choices: FACE_ALIGNMENTS,
+      default: 'ffhq' as FaceAlignment,
+      describe: "face alignment: ffhq (this project's loose crops), reference (the PyTorch reference's, to train comparably with its published weights) or insightface (arcface_torch's)",
+    })
     .option('layout', {
       choices: ['flat', 'identity-folders'] as const,
       default: 'flat' as Layout,
@@ -51,6 +56,7 @@ runCli(async () => {
     input: argv.input!,
     output: argv.output,
     size: argv.size,
+    align: argv.align,
     layout: argv.layout,
     shard: argv.shard ? parseShard(argv.shard) : undefined,
     faces: argv.faces,

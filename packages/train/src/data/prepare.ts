@@ -1,6 +1,9 @@
 import {
-  alignFace,
+  alignFaceAs,
   decodeImage,
+  DEFAULT_FACE_ALIGNMENT,
+  isFaceAlignment,
+  type FaceAlignment,
   eyeDistance,
   IMAGE_EXTENSIONS,
   ImageDecodeError,
@@ -41,6 +44,8 @@ export interface PrepareOptions {
   output: string;
   /** Crop side in pixels; default 256. */
   size?: number;
+  /** How faces are aligned (core faces/templates.ts); default `ffhq`. `reference` makes crops like the PyTorch reference's. */
+  align?: FaceAlignment;
   /**
    * `flat` (CelebA-HQ, FFHQ): every face is its own identity. `identity-folders` (VGGFace2): each first-level
    * subfolder is one identity and only the largest face of each of its photos is kept; photos directly in the
@@ -188,6 +193,25 @@ async function checkSettings(dir: string, settings: Settings): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(settings, null, 2) + '\n');
 }
 
+/** The settings' name of an alignment; `ffhq-5pt` is what datasets made before alignments had names record. */
+function templateSetting(align: FaceAlignment): string {
+  return align === 'ffhq' ? 'ffhq-5pt' : align;
+}
+
+/**
+ * The alignment a dataset folder made by prepare-data was cropped with (its .prepare/settings.json), or null for a
+ * folder of crops from elsewhere, whose alignment is not recorded.
+ */
+export async function datasetAlignment(root: string): Promise<FaceAlignment | null> {
+  try {
+    const settings = JSON.parse(await fs.readFile(path.join(root, '.prepare', 'settings.json'), 'utf8')) as Partial<Settings>;
+    const t = settings.template === 'ffhq-5pt' ? 'ffhq' : settings.template;
+    return isFaceAlignment(t) ? t : null;
+  } catch {
+    return null;
+  }
+}
+
 function identityOf(rel: string, layout: Layout): { identity: string | undefined; stem: string } {
   const noExt = rel.slice(0, rel.length - path.extname(rel).length);
   const parts = noExt.split('/');
@@ -241,7 +265,8 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
   const stateDir = path.join(output, '.prepare');
   await fs.mkdir(stateDir, { recursive: true });
   const detectorModel = options.detector ?? 'ssd';
-  await checkSettings(stateDir, { version: SETTINGS_VERSION, size, layout, template: 'ffhq-5pt', detector: detectorModel, minScore, minEyeDistance, faces: options.faces ?? 'auto' });
+  const align = options.align ?? DEFAULT_FACE_ALIGNMENT;
+  await checkSettings(stateDir, { version: SETTINGS_VERSION, size, layout, template: templateSetting(align), detector: detectorModel, minScore, minEyeDistance, faces: options.faces ?? 'auto' });
   const suffix = shardSuffix(options.shard);
   const journalFile = path.join(stateDir, `journal${suffix}.jsonl`);
   const journal = await readJournal(journalFile);
@@ -291,7 +316,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareSu
       else {
         entry.faces = [];
         for (const [k, f] of chosen.entries()) {
-          const crop = alignFace(decoded, f.landmarks5, size).crop;
+          const crop = alignFaceAs(decoded, f.landmarks5, size, align).crop;
           const out = `faces/${stem}_f${k}.png`;
           await writePng(path.join(output, out), crop);
           entry.faces.push({
