@@ -11,6 +11,10 @@ import { detectReferenceNetwork, exportReferenceTensors, importReferenceTensors,
 import { writeSafetensors } from './safetensors_fs.js';
 import { type SafetensorsFile, type SafetensorsTensor } from '../weights/safetensors.js';
 import { readWeightsFile } from './weights_file_fs.js';
+import { checkpointFaceInput } from '../weights/checkpoint.js';
+import { inferAEIConfig, referenceFaceInput } from '../weights/reference_config.js';
+import type { ChannelOrder, FaceInput } from '../faces/face_input.js';
+import type { FaceAlignment } from '../faces/templates.js';
 
 /** Metadata key naming the network(s) of a reference-layout file written by this tool. */
 const NETWORK_KEY = 'faceshifter-ts.network';
@@ -49,6 +53,9 @@ export async function exportWeights(options: ExportOptions): Promise<ExportResul
       [NETWORK_KEY]: options.network === 'all' ? networks.join(',') : options.network,
       'faceshifter-ts.layout': 'pytorch-reference',
       'faceshifter-ts.source': path.resolve(loaded.dir),
+      // Read back by `weights import` and `swap --weights`: what the weights expect (faces/face_input.ts).
+      'faces.align': checkpointFaceInput(loaded.meta).align,
+      'faces.channels': checkpointFaceInput(loaded.meta).channels,
     };
     if (loaded.meta.step !== null) metadata['faceshifter-ts.step'] = String(loaded.meta.step);
     await writeSafetensors(options.out, tensors, metadata);
@@ -91,8 +98,15 @@ export interface ImportOptions {
   inputs: string[];
   /** For `.pth` checkpoints holding several state_dicts: the key of the one to read (e.g. `G`). */
   entry?: string;
-  /** A YAML config file with a `model:` section, or a resolved config. */
-  config: string | ModelConfig;
+  /**
+   * A YAML config file with a `model:` section, or a resolved config; default: the config the AEI-Net file's shapes
+   * imply (weights/reference_config.ts), for files that hold an AEI-Net.
+   */
+  config?: string | ModelConfig;
+  /** The alignment the weights were trained on; default: the file's metadata, else the reference's (`reference`). */
+  align?: FaceAlignment;
+  /** Their channel order; default: the file's metadata, else the reference's (`bgr`: cv2.imread, never converted). */
+  channels?: ChannelOrder;
   /** The checkpoint directory to write. */
   out: string;
   /** Which network each input holds; `auto` reads it from the metadata or the tensor names. */
@@ -104,12 +118,15 @@ export interface ImportOptions {
  * shape), and writes a checkpoint of the networks found in the inputs.
  */
 export async function importWeights(options: ImportOptions): Promise<CheckpointMeta> {
-  const config = typeof options.config === 'string' ? loadModelConfig(options.config) : options.config;
   const networks: CheckpointNetworks = {};
   const sources: Record<string, string> = {};
   try {
-    for (const input of options.inputs) {
-      const file = await readWeightsFile(input, { entry: options.entry });
+    const files = await Promise.all(options.inputs.map((input) => readWeightsFile(input, { entry: options.entry })));
+    const config = typeof options.config === 'string' ? loadModelConfig(options.config) : options.config ?? impliedConfig(files, options.network ?? 'auto');
+    const recorded = referenceFaceInput(files[0]!);
+    const faces: FaceInput = { align: options.align ?? recorded.align, channels: options.channels ?? recorded.channels };
+    for (const [k, input] of options.inputs.entries()) {
+      const file = files[k]!;
       for (const { network, prefix } of networksOf(file, options.network ?? 'auto')) {
         if (networks[network]) throw new Error(`${input}: ${network} weights were already read from ${sources[network]}`);
         networks[network] = buildNetwork(network, config);
@@ -120,12 +137,22 @@ export async function importWeights(options: ImportOptions): Promise<CheckpointM
     return await saveCheckpoint(options.out, {
       config,
       networks,
+      faces,
       step: null,
       extra: { importedFrom: Object.fromEntries(Object.entries(sources).map(([n, f]) => [n, path.resolve(f)])) },
     });
   } finally {
     for (const n of NETWORK_NAMES) networks[n]?.dispose();
   }
+}
+
+/** The model config an AEI-Net input's shapes imply, for imports without --config. */
+function impliedConfig(files: readonly SafetensorsFile[], network: NetworkName | 'all' | 'auto'): ModelConfig {
+  for (const file of files) {
+    const parts = networksOf(file, network);
+    if (parts.some((p) => p.network === 'aei' && p.prefix === '')) return inferAEIConfig(file, '--in');
+  }
+  throw new Error('without --config the model config is read from the AEI-Net file (G_latest.pth); pass it as one --in, or give --config <yaml>');
 }
 
 /** One line per tensor of a safetensors or .pth file: name, dtype, shape (for `yarn weights inspect`). */

@@ -8,8 +8,8 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
-import { ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
+import { BACKEND_CHOICES, checkpointFaceInput, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, decodeImage, readCheckpoint, type FaceAlignment, type FaceInput, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
+import { datasetAlignment, findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { DEFAULT_ID_NETWORK, EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, sameNetworkWarning, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
 import { loadAEI, loadHEAR } from '../swap/swapper.js';
@@ -30,6 +30,7 @@ runCli(async () => {
     .option('id-network', { choices: IDENTITY_ENCODERS, describe: `identity network of ID retrieval and similarity, different from the training one (default ${DEFAULT_ID_NETWORK}; e.g. iresnet100 with a CosFace backbone.pth)` })
     .option('id-weights', { type: 'string', describe: 'weights (.pth/safetensors) of an InsightFace --id-network' })
     .option('resolution', { type: 'number', describe: 'side all images are resized to before measuring (default: the model\'s, 256 for baselines)' })
+    .option('align', { choices: FACE_ALIGNMENTS, describe: "how the images are aligned (default: the checkpoint's, else the dataset's, else ffhq); the identity networks crop accordingly" })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .conflicts('pairs', 'dataset')
@@ -50,7 +51,14 @@ runCli(async () => {
   const cleanup: (() => void)[] = [];
   let checkpointDir: string | undefined;
   let hearDir: string | undefined;
-  const metrics = await FaceMetrics.load({ idNetwork: argv.idNetwork as IdentityEncoderName | undefined, idWeights: argv.idWeights });
+  // The alignment of the images: the checkpoint's faces.align (what the model needs), else the dataset's.
+  const checkpointFaces: FaceInput | null = argv.method === 'model' && argv.checkpoint ? checkpointFaceInput((await readCheckpoint(await findCheckpoint(argv.checkpoint))).meta) : null;
+  const datasetAlign = argv.dataset ? await datasetAlignment(argv.dataset) : null;
+  const align: FaceAlignment = (argv.align as FaceAlignment | undefined) ?? checkpointFaces?.align ?? datasetAlign ?? DEFAULT_FACE_INPUT.align;
+  for (const [what, a] of [['the checkpoint', checkpointFaces?.align], ['the dataset', datasetAlign]] as const) {
+    if (a && a !== align) process.stderr.write(`[eval] warning: the images are taken as ${align}-aligned but ${what} is ${a}-aligned; its figures will be off (prepare the dataset with --align ${align}, or pass --align ${a})\n`);
+  }
+  const metrics = await FaceMetrics.load({ idNetwork: argv.idNetwork as IdentityEncoderName | undefined, idWeights: argv.idWeights, align });
   cleanup.push(() => metrics.dispose());
   try {
     if (argv.method === 'model') {
@@ -60,7 +68,7 @@ runCli(async () => {
       const trained = trainedIdentityEncoder(argv.checkpoint!, checkpointDir);
       const encoderName = argv.identity ?? trained.name;
       const encoderWeights = argv.identityWeights ?? (argv.identity ? undefined : trained.weights);
-      const identity = await loadIdentityEncoder(encoderName, { weights: encoderWeights, weightsOption: '--identity-weights <file> (or identity.weights in the run\'s config.yaml)' });
+      const identity = await loadIdentityEncoder(encoderName, { weights: encoderWeights, input: align, weightsOption: '--identity-weights <file> (or identity.weights in the run\'s config.yaml)' });
       cleanup.push(() => identity.dispose());
       let hear: HEARNet | null = null;
       if (argv.hear) {
@@ -69,7 +77,7 @@ runCli(async () => {
         hearDir = h.dir;
         hear = h.hear;
       }
-      swap = aeiSwapFn(aei, identity, hear);
+      swap = aeiSwapFn(aei, identity, hear, checkpointFaces?.channels ?? 'rgb');
       resolution = argv.resolution ?? aei.modelConfig.resolution;
       process.stderr.write(`checkpoint ${checkpointDir}${hearDir ? ` + HEAR-Net ${hearDir}` : ''} (${aei.modelConfig.resolution} px, z_id from ${encoderName})\n`);
       // The paper measures ID retrieval with a network other than the training one (ArcFace trains, CosFace evaluates).

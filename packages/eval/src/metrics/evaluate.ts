@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, type AEINet, type HEARNet, type IdentityEncoder, type IdentityEncoderName, type Point, type RawImage } from '@faceshifter/core/node';
+import { decodeImage, imageToTensor, loadIdentityEncoder, resizeImage, tensorToImage, toChannelOrder, type AEINet, type ChannelOrder, type FaceAlignment, type HEARNet, type IdentityEncoder, type IdentityEncoderName, type Point, type RawImage } from '@faceshifter/core/node';
 import { expressionError } from './expression.js';
 import { alignedLandmarks68 } from './landmarks.js';
 import type { EvalPair } from './pairs.js';
@@ -72,6 +72,8 @@ export interface FaceMetricsOptions {
   idNetwork?: IdentityEncoderName;
   /** Its weights, for the InsightFace networks (.pth or safetensors). */
   idWeights?: string;
+  /** How the evaluated images are aligned (the dataset's and the checkpoint's); default ffhq. */
+  align?: FaceAlignment;
 }
 
 /** The network behind an encoder name: face-api's raw and centred descriptors come from one network. */
@@ -103,7 +105,7 @@ export class FaceMetrics {
 
   static async load(options: FaceMetricsOptions = {}): Promise<FaceMetrics> {
     const name = options.idNetwork ?? DEFAULT_ID_NETWORK;
-    return new FaceMetrics(await loadIdentityEncoder(name, { weights: options.idWeights, weightsOption: '--id-weights <file>' }), name);
+    return new FaceMetrics(await loadIdentityEncoder(name, { weights: options.idWeights, weightsOption: '--id-weights <file>', input: options.align ?? 'ffhq' }), name);
   }
 
   async features(image: RawImage): Promise<FaceFeatures> {
@@ -127,20 +129,21 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 /**
  * AEI-Net's swap at its resolution: z_id from the training identity encoder on X_s, attributes from X_t; with
- * `hear`, refined by HEAR-Net as `yarn swap --hear` does on a detected face.
+ * `hear`, refined by HEAR-Net as `yarn swap --hear` does on a detected face. Images are fed in `channels` order
+ * (the checkpoint's; BGR for the reference's weights) and the swap comes back as RGB.
  */
-export function aeiSwapFn(aei: AEINet, identity: IdentityEncoder, hear?: HEARNet | null): SwapFn {
+export function aeiSwapFn(aei: AEINet, identity: IdentityEncoder, hear?: HEARNet | null, channels: ChannelOrder = 'rgb'): SwapFn {
   const R = aei.modelConfig.resolution;
   return async (source, target) => {
     const [s, t] = await Promise.all([source, target].map((im) => (im.width === R && im.height === R ? im : resizeImage(im, R, R))));
     const y = tf.tidy(() => {
-      const xs = imageToTensor(s!).expandDims(0) as tf.Tensor4D;
-      const xt = imageToTensor(t!).expandDims(0) as tf.Tensor4D;
+      const xs = toChannelOrder(imageToTensor(s!).expandDims(0) as tf.Tensor4D, channels);
+      const xt = toChannelOrder(imageToTensor(t!).expandDims(0) as tf.Tensor4D, channels);
       const swap = aei.forward(xt, identity.embed(xs)).swap;
-      if (!hear) return swap.squeeze([0]) as tf.Tensor3D;
+      if (!hear) return toChannelOrder(swap.squeeze([0]) as tf.Tensor3D, channels);
       // ΔY_t = X_t − AEI(X_t, z_id(X_t)): what AEI-Net fails to reproduce of the target itself (occlusions).
       const self = aei.forward(xt, identity.embed(xt)).swap;
-      return hear.refine(swap, tf.sub(xt, self) as tf.Tensor4D).squeeze([0]) as tf.Tensor3D;
+      return toChannelOrder(hear.refine(swap, tf.sub(xt, self) as tf.Tensor4D).squeeze([0]) as tf.Tensor3D, channels);
     });
     try {
       return await tensorToImage(y);

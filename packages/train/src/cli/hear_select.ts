@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, checkpointFaceInput, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core/node';
 import { selectHearImages } from '../data/hear_select.js';
 import { existsSync, promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -40,14 +40,16 @@ runCli(async () => {
   });
   await selectBackend(argv.backend);
   const checkpoint = await findCheckpoint(argv.checkpoint);
-  const { networks, dispose } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const { networks, dispose, meta } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const faces = checkpointFaceInput(meta);
   const trained = trainedIdentityEncoder(argv.checkpoint, checkpoint);
   const identity = await loadIdentityEncoder(argv.identity ?? trained.name, {
     weights: argv.identityWeights ?? (argv.identity ? undefined : trained.weights),
     weightsOption: "--identity-weights <file> (or identity.weights in the run's config.yaml)",
+    input: faces.align,
   });
   try {
-    const r = await selectHearImages(networks.aei as AEINet, identity, { dataset: argv.dataset, top: argv.top, out: argv.out, batchSize: argv.batchSize });
+    const r = await selectHearImages(networks.aei as AEINet, identity, { dataset: argv.dataset, top: argv.top, out: argv.out, batchSize: argv.batchSize, channels: faces.channels });
     process.stdout.write(`kept ${r.kept} of ${r.total} images (heuristic error ${r.ranked[r.kept - 1]!.error.toFixed(4)} and above); manifest: ${r.out}\n`);
   } finally {
     dispose();

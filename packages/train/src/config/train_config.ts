@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights, INSIGHTFACE_ENCODERS, isInsightFaceEncoder, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core/node';
+import { CHANNEL_ORDERS, ConfigError, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, identityEncoderDim, identityEncoderNeedsWeights, INSIGHTFACE_ENCODERS, isInsightFaceEncoder, readYamlFile, resolveModelConfig, schema as s, type IdentityEncoderName, type ModelConfig } from '@faceshifter/core/node';
 
 /**
  * The identity encoder of a config without an `identity` section, and of a checkpoint without its run's config.yaml:
@@ -30,6 +30,17 @@ const identitySchema = s.object({
    * relative to the working directory, like data.root.
    */
   weights: s.optional(s.string({ nonEmpty: true })),
+});
+
+const facesSchema = s.object({
+  /**
+   * How the training faces are aligned (core faces/templates.ts): `ffhq` (default, this project's crops), `reference`
+   * (the PyTorch reference's, to train comparably with its published weights) or `insightface`. Recorded in every
+   * checkpoint, so that swap and eval crop faces the same way; prepare the dataset with the same `--align`.
+   */
+  align: s.withDefault(s.oneOf(FACE_ALIGNMENTS), DEFAULT_FACE_INPUT.align),
+  /** The channel order the networks see: `rgb` (default) or `bgr` (the reference's, for training from its weights). */
+  channels: s.withDefault(s.oneOf(CHANNEL_ORDERS), DEFAULT_FACE_INPUT.channels),
 });
 
 const colorJitterSchema = s.object({
@@ -102,6 +113,7 @@ const documentSchema = s.object({
   /** `aei` trains AEI-Net against the discriminator; `hear` trains HEAR-Net on a frozen AEI-Net. */
   stage: s.withDefault(s.oneOf(['aei', 'hear'] as const), 'aei'),
   identity: s.withDefault(identitySchema, { encoder: DEFAULT_IDENTITY_ENCODER }),
+  faces: s.withDefault(facesSchema, { ...DEFAULT_FACE_INPUT }),
   data: dataSchema,
   train: trainSchema,
   hear: s.optional(hearSchema),

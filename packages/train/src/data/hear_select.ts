@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, imageToTensor, writeFileAtomic, type AEINet, type IdentityEncoder } from '@faceshifter/core/node';
+import { decodeImage, imageToTensor, toChannelOrder, writeFileAtomic, type AEINet, type ChannelOrder, type IdentityEncoder } from '@faceshifter/core/node';
 import { stringify } from 'csv-stringify/sync';
 import { ProgressBar } from '../logging/progress.js';
 import { manifestToCsv, readManifest, type ManifestRow } from './manifest.js';
@@ -11,6 +11,8 @@ import { manifestToCsv, readManifest, type ManifestRow } from './manifest.js';
  * guided by identity and attributes only, paints over.
  */
 export interface HearSelectOptions {
+  /** The channel order AEI-Net was trained on (its checkpoint's faces.channels); default rgb. */
+  channels?: ChannelOrder;
   dataset: string;
   /** Fraction of the dataset kept, highest error first. Paper: 0.1. */
   top: number;
@@ -40,7 +42,7 @@ export async function selectHearImages(aei: AEINet, identity: IdentityEncoder, o
     const chunk = rows.slice(i, i + batchSize);
     const images = await Promise.all(chunk.map((r) => decodeImage(path.join(root, r.path), { resize: R })));
     const perImage = tf.tidy(() => {
-      const x = tf.stack(images.map(imageToTensor)) as tf.Tensor4D;
+      const x = toChannelOrder(tf.stack(images.map(imageToTensor)) as tf.Tensor4D, options.channels ?? 'rgb');
       const self = aei.forward(x, identity.embed(x)).swap;
       return tf.mean(tf.abs(tf.sub(x, self)), [1, 2, 3]);
     });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { decodeImage, ImageDecodeError } from '@faceshifter/core/node';
+import { decodeImage, ImageDecodeError, type ChannelOrder } from '@faceshifter/core/node';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
@@ -50,6 +50,11 @@ export interface FacePairLoaderOptions {
   checkFiles?: boolean;
   /** Where the warning about each skipped file goes; default stderr. */
   warn?: (line: string) => void;
+  /**
+   * The channel order of the batches: `rgb` (default), or `bgr` for weights trained on BGR (the PyTorch reference's
+   * cv2.imread images; faces.channels in a config).
+   */
+  channels?: ChannelOrder;
 }
 
 /** More of the dataset was unreadable than `data.maxSkipFraction` allows. */
@@ -346,6 +351,13 @@ export class FacePairLoader {
     const assemble = (images: [number, Uint8Array][], aug: AugmentParams[]): tf.Tensor4D => {
       const buf = new Float32Array(b * r * r * 3);
       images.forEach(([, px], k) => writeAugmented(px, r, aug[k]!, buf, k * r * r * 3));
+      if (this.options.channels === 'bgr') {
+        for (let i = 0; i < buf.length; i += 3) {
+          const red = buf[i]!;
+          buf[i] = buf[i + 2]!;
+          buf[i + 2] = red;
+        }
+      }
       return tf.tensor4d(buf, [b, r, r, 3]);
     };
     return {

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import type { RawImage } from '@faceshifter/core/node';
+import { toChannelOrder, type ChannelOrder, type RawImage } from '@faceshifter/core/node';
 
 /**
  * Lays out image batches as a grid, one column per batch (e.g. source | target | swap | HEAR output) and one row
- * per sample, with a 2-pixel white gutter. Inputs are [B, H, W, 3] in [-1, 1]; the result is 8-bit RGB.
+ * per sample, with a 2-pixel white gutter. Inputs are [B, H, W, 3] in [-1, 1], in `channels` order (BGR for
+ * weights trained on BGR); the result is 8-bit RGB.
  */
-export async function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): Promise<RawImage> {
+export async function sampleGrid(columns: tf.Tensor4D[], maxRows = 8, channels: ChannelOrder = 'rgb'): Promise<RawImage> {
   if (columns.length === 0) throw new Error('sampleGrid: no columns given.');
   const [b, h, w, c] = columns[0]!.shape;
   for (const col of columns) {
@@ -22,7 +23,7 @@ export async function sampleGrid(columns: tf.Tensor4D[], maxRows = 8): Promise<R
   // Read asynchronously, as GPU backends (webgpu in Node) require.
   const columnPixels = await Promise.all(
     columns.map(async (col) => {
-      const bytes = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(col.slice([0, 0, 0, 0], [rows, h, w, 3]), 1), 127.5), 0, 255).round());
+      const bytes = tf.tidy(() => tf.clipByValue(tf.mul(tf.add(toChannelOrder(col.slice([0, 0, 0, 0], [rows, h, w, 3]), channels), 1), 127.5), 0, 255).round());
       const pixels = await bytes.data();
       bytes.dispose();
       return pixels;

@@ -73,7 +73,7 @@ export class AEITrainer implements TrainingTask {
 
   async sampleGrid(): Promise<RawImage> {
     if (!this.preview) throw new Error('AEITrainer: no step has run yet, so there is nothing to show.');
-    return await sampleGrid([this.preview.source, this.preview.target, this.preview.swap]);
+    return await sampleGrid([this.preview.source, this.preview.target, this.preview.swap], 8, this.config.faces.channels);
   }
 
   async saveState(dir: string): Promise<void> {
@@ -81,6 +81,7 @@ export class AEITrainer implements TrainingTask {
       config: this.config.model,
       networks: { aei: this.nets.aei, discriminator: this.nets.discriminator },
       step: this.optG.iterations,
+      faces: this.config.faces,
       extra: { stage: 'aei', name: this.config.name },
     });
     await saveOptimizer(path.join(dir, OPT_G), this.optG);

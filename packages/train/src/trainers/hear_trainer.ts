@@ -75,11 +75,11 @@ export class HEARTrainer implements TrainingTask {
 
   async sampleGrid(): Promise<RawImage> {
     if (!this.preview) throw new Error('HEARTrainer: no step has run yet, so there is nothing to show.');
-    return await sampleGrid(this.preview);
+    return await sampleGrid(this.preview, 8, this.config.faces.channels);
   }
 
   async saveState(dir: string): Promise<void> {
-    await writeCheckpointFiles(dir, { config: this.config.model, networks: { hearnet: this.nets.hearnet }, step: this.opt.iterations, extra: { stage: 'hear', name: this.config.name } });
+    await writeCheckpointFiles(dir, { config: this.config.model, networks: { hearnet: this.nets.hearnet }, step: this.opt.iterations, faces: this.config.faces, extra: { stage: 'hear', name: this.config.name } });
     await saveOptimizer(path.join(dir, OPT), this.opt);
     await writeStagedFile(path.join(dir, DATA_STATE), JSON.stringify({ data: this.data.state(), occlusion: this.occlusion.state() }));
   }

@@ -1,10 +1,11 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ConfigError, decodePng, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core/node';
+import { checkpointFaceInput, ConfigError, decodePng, describeFaceInput, loadCheckpointNetworks, loadIdentityEncoder, writeFileAtomic, type AEINet, type IdentityEncoder, type RawImage } from '@faceshifter/core/node';
 import { loadTrainConfig, trainedIdentityEncoder, type TrainConfig } from '../config/train_config.js';
 import { FacePairLoader } from '../data/loader.js';
 import { OcclusionAugmenter } from '../data/occlusion.js';
+import { datasetAlignment } from '../data/prepare.js';
 import { AEITrainer } from './aei_trainer.js';
 import { HEARTrainer } from './hear_trainer.js';
 import { acquireRunLock } from './run_lock.js';
@@ -47,7 +48,7 @@ export async function train(options: TrainRunOptions): Promise<{ config: TrainCo
     let task: TrainingTask & { dispose(): void };
     try {
       // The identity encoder first: a missing or wrong weights file fails before the data is opened.
-      identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights }).catch((e: unknown) => {
+      identity = await loadIdentityEncoder(config.identity.encoder, { weights: config.identity.weights, input: config.faces.align }).catch((e: unknown) => {
         if (config.identity.weights !== undefined && e instanceof Error && !(e instanceof ConfigError)) throw new ConfigError('identity.weights', e.message);
         throw e;
       });
@@ -110,7 +111,12 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
     prefetch: config.data.prefetch,
     maxSkipFraction: config.data.maxSkipFraction,
     checkFiles: config.data.checkFiles,
+    channels: config.faces.channels,
   });
+  const prepared = await datasetAlignment(config.data.root);
+  if (prepared !== null && prepared !== config.faces.align) {
+    process.stderr.write(`[train] warning: ${config.data.root} was prepared with --align ${prepared} but faces.align is ${config.faces.align}; the checkpoints will record ${config.faces.align} (set faces.align: ${prepared}, or prepare the data again)\n`);
+  }
   if (config.stage === 'aei') return new AEITrainer(config, identity, loader);
   const hear = config.hear!;
   const checkpoint = await findCheckpoint(hear.aeiCheckpoint);
@@ -123,7 +129,12 @@ async function createTask(config: TrainConfig, identity: IdentityEncoder): Promi
   if (trained.from && resolved(trained.weights) !== resolved(config.identity.weights)) {
     throw new ConfigError('identity.weights', `is ${config.identity.weights ?? 'unset'} but the AEI-Net run ${hear.aeiCheckpoint} was trained with ${trained.weights ?? 'no weights file'} (${trained.from}); use the same file`);
   }
-  const { networks } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const { networks, meta } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
+  const aeiFaces = checkpointFaceInput(meta);
+  if (aeiFaces.align !== config.faces.align || aeiFaces.channels !== config.faces.channels) {
+    networks.aei?.dispose();
+    throw new ConfigError('faces', `is ${describeFaceInput(config.faces)} but the AEI-Net ${checkpoint} was trained on ${describeFaceInput(aeiFaces)}; set faces.align: ${aeiFaces.align} and faces.channels: ${aeiFaces.channels}`);
+  }
   const occluders = hear.occluders ? await readOccluders(hear.occluders) : [];
   return new HEARTrainer(config, networks.aei as AEINet, identity, loader, new OcclusionAugmenter(config.seed, { userOccluders: occluders }));
 }

@@ -1,6 +1,6 @@
 /**
  * `yarn weights export --checkpoint <dir> --out x.safetensors [--network aei|hearnet|discriminator|all]`
- * `yarn weights import --in G_latest.pth [--in D_latest.pth] --config <yaml> --out <dir> [--network ...] [--entry key]`
+ * `yarn weights import --in G_latest.pth [--in D_latest.pth] [--config <yaml>] --out <dir> [--align a] [--channels c] [--network ...] [--entry key]`
  * `yarn weights inspect --in x.safetensors|x.pth`
  *
  * Converts between this project's checkpoints (tfjs names, NHWC) and the PyTorch reference's state_dicts
@@ -13,6 +13,8 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
 import { exportWeights, importWeights, inspectWeights } from '../weights_commands.js';
 import { NETWORK_NAMES, type NetworkName } from '../../weights/reference_mapping.js';
+import { CHANNEL_ORDERS } from '../../faces/face_input.js';
+import { FACE_ALIGNMENTS } from '../../faces/templates.js';
 import { runCli, usageFailure } from './run_cli.js';
 
 const EXPORT_CHOICES = [...NETWORK_NAMES, 'all'] as const;
@@ -52,7 +54,9 @@ runCli(async () => {
         y
           .option('in', { type: 'string', array: true, demandOption: true, describe: 'reference weights, .pth (torch.save) or safetensors; repeat for AEI-Net and D (G_latest.pth, D_latest.pth)' })
           .option('entry', { type: 'string', describe: 'key of the state_dict inside a .pth checkpoint that holds several (default: found)' })
-          .option('config', { type: 'string', demandOption: true, describe: 'YAML config with a model: section (e.g. configs/paper.yaml)' })
+          .option('config', { type: 'string', describe: "YAML config with a model: section (default: what the AEI-Net file's shapes imply)" })
+          .option('align', { choices: FACE_ALIGNMENTS, describe: "the alignment the weights were trained on (default: the file's metadata, else the reference's: reference)" })
+          .option('channels', { choices: CHANNEL_ORDERS, describe: "their channel order (default: the file's metadata, else the reference's: bgr)" })
           .option('out', { type: 'string', demandOption: true, describe: 'checkpoint directory to write (replaced atomically)' })
           .option('network', {
             choices: IMPORT_CHOICES,
@@ -61,8 +65,8 @@ runCli(async () => {
           }),
       async (argv) => {
         await selectBackend(argv.backend);
-        const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network, entry: argv.entry });
-        process.stdout.write(`wrote checkpoint ${argv.out}: ${meta.networks.join(', ')}\n`);
+        const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network, entry: argv.entry, align: argv.align, channels: argv.channels });
+        process.stdout.write(`wrote checkpoint ${argv.out}: ${meta.networks.join(', ')} (${meta.faces!.align} alignment, ${meta.faces!.channels.toUpperCase()})\n`);
       },
     )
     .command(
