@@ -23,8 +23,15 @@ describe('training config', () => {
     expect(c.model.resolution).toBe(64);
   });
 
+  it('faces: ffhq and RGB by default; the reference alignment and BGR by name; a bad value names the key and the choices', () => {
+    expect(resolveTrainConfig(minimal()).faces).toEqual({ align: 'ffhq', channels: 'rgb' });
+    expect(resolveTrainConfig({ ...minimal(), faces: { align: 'reference', channels: 'bgr' } }).faces).toEqual({ align: 'reference', channels: 'bgr' });
+    expect(() => resolveTrainConfig({ ...minimal(), faces: { align: 'arcface' } })).toThrow(/^faces\.align: .*ffhq.*reference.*insightface/);
+    expect(() => resolveTrainConfig({ ...minimal(), faces: { aling: 'reference' } })).toThrow(/^faces\.aling: unknown key; valid keys: align, channels$/);
+  });
+
   it('names an unknown key, at any depth, with the valid keys', () => {
-    expect(() => resolveTrainConfig({ ...minimal(), trian: {} })).toThrow(/^trian: unknown key; valid keys: name, seed, stage, identity, data, train, hear, model$/);
+    expect(() => resolveTrainConfig({ ...minimal(), trian: {} })).toThrow(/^trian: unknown key; valid keys: name, seed, stage, identity, faces, data, train, hear, model$/);
     expect(() => resolveTrainConfig(applyOverrides(minimal(), ['train.stpes=3']))).toThrow(/^train\.stpes: unknown key/);
     expect(() => resolveTrainConfig(applyOverrides(minimal(), ['model.aad.maks=none']))).toThrow(/^model\.aad\.maks: unknown key; valid keys: mask, gammaBetaKernel, norm/);
     expect(() => resolveTrainConfig(applyOverrides(minimal(), ['train.weights.idd=1']))).toThrow(/^train\.weights\.idd: unknown key/);
