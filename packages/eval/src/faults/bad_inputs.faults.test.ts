@@ -18,6 +18,10 @@ const fx = path.join(tmp, 'fixtures');
 const out = path.join(tmp, 'out');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const f = (name: string): string => path.join(fx, name);
+// The reference's G_latest.pth / D_latest.pth at a small config (c_id 16) and a small seeded IR-SE (32-d), as torch.save wrote them.
+const REF_G = path.join(REPO, 'packages/core/src/weights/test_fixtures/reference_pth/G_tiny.pth');
+const REF_D = path.join(REPO, 'packages/core/src/weights/test_fixtures/reference_pth/D_tiny.pth');
+const REF_ID = path.join(REPO, 'packages/core/src/identity/test_fixtures/ir_se_small.pth');
 const o = (name: string): string => path.join(out, name);
 
 beforeAll(async () => {
@@ -55,6 +59,8 @@ beforeAll(async () => {
   mkdirSync(f('only-bad-images'));
   for (const n of ['a.png', 'b.png', 'c.jpg']) writeFileSync(path.join(f('only-bad-images'), n), 'garbage');
   mkdirSync(f('no-manifest'));
+  writeFileSync(f('points-outside.json'), JSON.stringify({ source: [[20, 25], [40, 25], [30, 35], [22, 45], [38, 45]], target: [[20, 25], [900, 40], [30, 35], [22, 45], [38, 45]] }));
+  copyFileSync(path.join(REPO, 'packages/core/src/weights/test_fixtures/pth/state_dict_zip.pth'), f('state_dict.pth'));
 });
 
 interface Case {
@@ -90,6 +96,12 @@ const CORPUS: Record<string, Case[]> = {
     { args: ['--checkpoint', f('aei-ckpt'), '--source', f('face.png'), '--target', f('truncated.png'), '--out', o('s4.png')], says: /truncated\.png: cannot decode the target image/, writes: [o('s4.png')] },
     { args: ['--checkpoint', f('aei-ckpt'), '--source', f('missing.png'), '--target', f('face.png'), '--out', o('s5.png')], says: /missing\.png/, writes: [o('s5.png')] },
     { args: ['--checkpoint', f('corrupt-ckpt'), '--source', f('face.png'), '--target', f('face.png'), '--out', o('s6.png')], says: /corrupt-ckpt: corrupted checkpoint \(aei\.safetensors is truncated/, writes: [o('s6.png')] },
+    // The reference's published files used as they are (--weights): the wrong file in either place, the wrong c_id, points off the photo.
+    { args: ['--weights', REF_D, '--id-weights', REF_ID, '--source', f('face.png'), '--target', f('face.png'), '--out', o('s7.png')], says: /D_tiny\.pth: not an AEI-Net generator \(G_latest\.pth\): it holds a discriminator \(D_latest\.pth\) \(missing encoder\.conv1\.0\.weight, generator\.up1\.weight, generator\.AADBlk1\.AAD1\.conv1\.weight\); a swap needs the generator/, writes: [o('s7.png')] },
+    { args: ['--weights', REF_ID, '--id-weights', REF_G, '--source', f('face.png'), '--target', f('face.png'), '--out', o('s8.png')], says: /G_tiny\.pth: is an AEI-Net generator \(G_latest\.pth\), not a face-recognition network; pass it as --weights and the identity network \(model_ir_se50\.pth\) as --id-weights/, writes: [o('s8.png')] },
+    { args: ['--weights', REF_G, '--id-weights', REF_ID, '--source', f('face.png'), '--target', f('face.png'), '--out', o('s9.png')], says: /G_tiny\.pth: AEI-Net takes 16-d identities but arcface-ir-se gives 32-d; pass the identity network it was trained with/, writes: [o('s9.png')] },
+    { args: ['--weights', REF_G, '--id-weights', REF_ID, '--source', f('face.png'), '--target', f('face.png'), '--out', o('s10.png'), '--landmarks', f('points-outside.json')], says: /face\.png: landmark 1 of face 0 is \(900\.5, 40\.5\), outside the 256×256 photo/, writes: [o('s10.png')] },
+    { args: ['--weights', f('state_dict.pth'), '--id-weights', REF_ID, '--source', f('face.png'), '--target', f('face.png'), '--out', o('s11.png')], says: /state_dict\.pth: not an AEI-Net generator \(G_latest\.pth\): it holds no network this project knows \(missing encoder\.conv1\.0\.weight, generator\.up1\.weight/, writes: [o('s11.png')] },
   ],
   eval: [
     { args: ['--checkpoint', f('hear-ckpt'), '--pairs', f('pairs-ok.csv'), '--out', o('e1')], says: /hear-ckpt: (has no aei weights|not an AEI-Net checkpoint)/, writes: [o('e1')] },
@@ -132,7 +144,7 @@ const CORPUS: Record<string, Case[]> = {
 };
 
 /** The short form: one case of each kind that matters most (a --set of a missing key, bad data, a wrong or damaged checkpoint). */
-const SHORT: Record<string, number[]> = { train: [1, 7], swap: [0], weights: [0], experiments: [0], 'model-summary': [0] };
+const SHORT: Record<string, number[]> = { train: [1, 7], swap: [0, 6, 7, 8, 9, 10], weights: [0], experiments: [0], 'model-summary': [0] };
 const pick = (command: string, cases: Case[]): Case[] => (LONG ? cases : (SHORT[command] ?? []).map((i) => cases[i]!));
 const tried = new Map<string, number>();
 afterAll(() => {

@@ -137,6 +137,8 @@ export class FaceSwapper {
       let named: string;
       let hearNamed: string | null = null;
       let trained: FaceInput;
+      // Said once everything is loaded and checked, so that a failure is the one line of its error.
+      const notes: string[] = [];
       let found: { name: IdentityEncoderName; weights?: string; from: string | null };
       if (options.weights !== undefined) {
         if (options.hear !== undefined) throw new Error('--hear takes a HEAR-Net checkpoint for --checkpoint; with --weights pass the HEAR-Net .pth as --hear-weights');
@@ -145,13 +147,13 @@ export class FaceSwapper {
         aei = g.aei;
         named = options.weights;
         trained = g.faces;
-        log(`[swap] AEI-Net ${options.weights} (reference layout: ${g.config.resolution} px, width ${g.config.widthMultiplier}, c_id ${g.config.cId}; ${describeFaceInput(g.faces)})`);
+        notes.push(`[swap] AEI-Net ${options.weights} (reference layout: ${g.config.resolution} px, width ${g.config.widthMultiplier}, c_id ${g.config.cId}; ${describeFaceInput(g.faces)})`);
         if (options.hearWeights !== undefined) {
           hear = loadReferenceHEAR(await readWeightsFile(options.hearWeights, { what: 'the HEAR-Net (--hear-weights)' }), g.config);
           const h = hear;
           disposers.push(() => h.dispose());
           hearNamed = options.hearWeights;
-          log(`[swap] HEAR-Net ${options.hearWeights}`);
+          notes.push(`[swap] HEAR-Net ${options.hearWeights}`);
         }
         if (idWeights === undefined) {
           throw new Error(`--weights ${options.weights} needs the identity network it was trained with: pass --id-weights model_ir_se50.pth (InsightFace_Pytorch's IR-SE50, which the reference trains with)`);
@@ -182,6 +184,7 @@ export class FaceSwapper {
       if (identity.dim !== aei.modelConfig.cId) {
         throw new Error(`${named}: AEI-Net takes ${aei.modelConfig.cId}-d identities but ${found.name} gives ${identity.dim}-d; pass the identity network it was trained with`);
       }
+      for (const n of notes) log(n);
       log(`[swap] identity encoder ${found.name} (${found.from ?? 'default: no run config.yaml found'}); faces: ${describeFaceInput(faces)}`);
       const detector = await loadFaceDetector();
       const pipeline = new FaceSwapPipeline({ aei, hear, identity, detector, faces, detectorKind: options.detector, mask: options.mask, log: options.log });
