@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelConfig } from '../config/model_config.js';
 import { loadCheckpointNetworks } from '../node/checkpoint_fs.js';
-import { importWeights, inspectWeights } from '../node/weights_commands.js';
+import { exportWeights, importWeights, inspectWeights } from '../node/weights_commands.js';
+import { expectIdentityWeights, loadReferenceAEI, weightsKind } from './reference_config.js';
 import { exportReferenceTensors } from './reference_mapping.js';
 import { REFERENCE_PTH_CONFIG } from './test_fixtures/reference_pth/config.js';
 import { readWeightsFile } from '../node/weights_file_fs.js';
@@ -57,5 +58,47 @@ describe('yarn weights import of the reference .pth files', () => {
     const lines = await inspectWeights(fixture('D_tiny.pth'));
     expect(lines[0]).toBe('# format: pth');
     expect(lines).toContain('layer0.0.weight\tF32\t4x3x4x4');
+  });
+});
+
+describe('the reference files used as they are (no --config)', () => {
+  it("reads the model config from G_latest.pth's shapes and loads every tensor", async () => {
+    const file = await readWeightsFile(fixture('G_tiny.pth'));
+    expect(weightsKind(file)).toBe('aei');
+    const { aei, config: inferred, faces } = loadReferenceAEI(file);
+    try {
+      const { discriminator: _d, preset: _p, ...aeiPart } = config;
+      const { discriminator: _d2, preset: _p2, ...inferredPart } = inferred;
+      expect(inferredPart).toEqual(aeiPart);
+      expect(faces).toEqual({ align: 'reference', channels: 'bgr' });
+      const exported = await exportReferenceTensors('aei', aei);
+      const want = file.tensors.get('generator.up1.weight')!.toFloat32();
+      const got = exported.find(([n]) => n === 'generator.up1.weight')![1].data as Float32Array;
+      expect(Array.from(got)).toEqual(Array.from(want));
+    } finally {
+      aei.dispose();
+    }
+  });
+
+  it('weights import records the reference alignment and channel order; export writes them and import reads them back', async () => {
+    const out = path.join(root, 'implied');
+    const meta = await importWeights({ inputs: [fixture('G_tiny.pth')], out });
+    expect(meta.faces).toEqual({ align: 'reference', channels: 'bgr' });
+    const st = path.join(root, 'implied.safetensors');
+    await exportWeights({ checkpoint: out, out: st, network: 'aei' });
+    const written = await readWeightsFile(st);
+    expect([written.metadata['faces.align'], written.metadata['faces.channels']]).toEqual(['reference', 'bgr']);
+    const again = await importWeights({ inputs: [st], out: path.join(root, 'again'), align: 'insightface' });
+    expect(again.faces).toEqual({ align: 'insightface', channels: 'bgr' });
+  });
+
+  it('names what a wrong file holds and the option it belongs to', async () => {
+    const d = await readWeightsFile(fixture('D_tiny.pth'));
+    expect(() => loadReferenceAEI(d)).toThrow(/D_tiny\.pth: not an AEI-Net generator \(G_latest\.pth\): it holds a discriminator/);
+    const ir = await readWeightsFile(fileURLToPath(new URL('../identity/test_fixtures/ir_se_small.pth', import.meta.url)));
+    expect(weightsKind(ir)).toBe('identity');
+    expect(() => expectIdentityWeights(ir)).not.toThrow();
+    const g = await readWeightsFile(fixture('G_tiny.pth'));
+    expect(() => expectIdentityWeights(g)).toThrow(/G_tiny\.pth: is an AEI-Net generator \(G_latest\.pth\), not a face-recognition network; pass it as --weights/);
   });
 });
