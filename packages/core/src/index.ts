@@ -86,6 +86,12 @@ export { imageToTensor, tensorToImage, ImageDecodeError, IMAGE_EXTENSIONS } from
 export { urlModelFiles, loadFaceApiWeights, loadGraphModelFiles, loadPackageGraphModel } from './faces/model_files.js';
 export type { ModelFiles, ModelPackage, GraphModelFiles, GraphNode } from './faces/model_files.js';
 
+// Video: face tracks across frames and the One-Euro filter that smooths their landmarks.
+export { OneEuroFilter, DEFAULT_ONE_EURO } from './video/one_euro.js';
+export type { OneEuroParams } from './video/one_euro.js';
+export { FaceTracker, DEFAULT_TRACKER, appearanceDescriptor, chooseTrack, iou } from './video/face_tracker.js';
+export type { Box, FrameFace, FaceTrack, TrackerOptions } from './video/face_tracker.js';
+
 // Swapping whole photos (the same pipeline for `yarn swap` and the web app) and the synthetic-image mark.
 export { FaceSwapPipeline, checkLandmarksInside } from './swap/face_swap_pipeline.js';
 export type { FaceSwapPipelineOptions, FaceSelection, AnalysedPhoto, SwapResult } from './swap/face_swap_pipeline.js';

@@ -1,12 +1,25 @@
 import readme from '../../../README.md?raw';
-import { formatSummary, type RawImage } from '@faceshifter/core';
+import { expectIdentityWeights, expectReferenceNetwork, formatSummary, type RawImage, type SafetensorsFile } from '@faceshifter/core';
 import { checkpointFromFolder, checkpointFromUrl, type CheckpointPick } from './checkpoint.js';
 import { decodePhoto, type RgbImage } from './photo.js';
-import { BACKEND_CHOICES, SwapSession, type Analysed, type BackendChoice, type DetectorKind, type OpenedNetwork } from './session.js';
+import {
+  BACKEND_CHOICES,
+  SwapSession,
+  WEB_REFERENCE_NAMES,
+  type Analysed,
+  type BackendChoice,
+  type DetectorKind,
+  type OpenedNetwork,
+  type PickedWeights,
+} from './session.js';
+import { readWeights, yieldToPage, type ReadProgress } from './weights_reader.js';
 
 /** The page: wires the controls of index.html to a SwapSession. Every action runs one at a time, in order. */
 
 type Role = 'source' | 'target';
+/** The PyTorch reference's files: its generator (G_latest.pth), identity network (model_ir_se50.pth), HEAR-Net. */
+type RefSlot = 'generator' | 'identity' | 'hear';
+const REF_SLOTS: readonly RefSlot[] = ['generator', 'identity', 'hear'];
 
 interface Photo {
   name: string;
@@ -29,6 +42,13 @@ const ui = {
   hearFolder: $<HTMLInputElement>('hear-folder'),
   hearRemove: $<HTMLButtonElement>('hear-remove'),
   checkpointStatus: $('checkpoint-status'),
+  weightsProgress: $<HTMLProgressElement>('weights-progress'),
+  weightsStatus: $('weights-status'),
+  reference: (slot: RefSlot) => ({
+    file: $<HTMLInputElement>(`ref-${slot}-file`),
+    drop: $(`ref-${slot}-drop`),
+    name: $(`ref-${slot}-name`),
+  }),
   summary: $('summary'),
   summaryBody: $('summary-table').querySelector('tbody')!,
   summaryLayers: $('summary-layers'),
@@ -87,6 +107,8 @@ function run(label: string, action: () => Promise<void>): Promise<void> {
       await action();
     } catch (e) {
       // Shown on the page; the console keeps the stack. A warning, not an error: bad input is expected.
+      // A read replaced by a newer pick ends quietly: the newer one is queued behind it.
+      if (e instanceof DOMException && e.name === 'AbortError') return;
       console.warn(e);
       showMessage(errorText(e));
     } finally {
@@ -133,7 +155,7 @@ function redraw(role: Role): void {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 function describeOpened(title: string, opened: OpenedNetwork<unknown>): string {
-  return `${title} ${opened.source.label} (${opened.config.resolution} px, step ${opened.step ?? 'n/a'})`;
+  return `${title} ${opened.label} (${opened.config.resolution} px, ${opened.step === null ? 'reference layout' : `step ${opened.step}`})`;
 }
 
 function renderSummary(): void {
@@ -145,7 +167,7 @@ function renderSummary(): void {
   for (const opened of [aei, session.hear]) {
     if (!opened) continue;
     for (const { title, summary } of opened.summaries) {
-      rows.push({ title, from: opened.source.label, trainable: summary.trainable, nonTrainable: summary.nonTrainable });
+      rows.push({ title, from: opened.label, trainable: summary.trainable, nonTrainable: summary.nonTrainable });
       layers.push(formatSummary(title, summary));
     }
   }
@@ -162,9 +184,8 @@ function renderSummary(): void {
     }),
   );
   ui.summaryLayers.textContent = layers.join('\n');
-  const run = aei.source.runConfig;
-  ui.runConfigTitle.textContent = run ? `Run config (${run.label})` : 'Model config (the checkpoint\u2019s config.yaml; open the run folder to see the whole run config)';
-  ui.runConfig.textContent = run ? run.text : new TextDecoder().decode(aei.source.files.get('config.yaml') ?? new Uint8Array());
+  ui.runConfigTitle.textContent = aei.configView.title;
+  ui.runConfig.textContent = aei.configView.text;
   const parts = [describeOpened('AEI-Net', aei), `identity encoder ${aei.identity.name} (${aei.identity.from})`];
   if (session.hear) parts.push(describeOpened('HEAR-Net', session.hear));
   ui.checkpointStatus.textContent = parts.join('; ');
@@ -178,6 +199,148 @@ async function openCheckpoint(load: () => Promise<CheckpointPick>, kind: 'aei' |
   else await session.openHEAR(source);
   renderSummary();
   await analysePhotos();
+}
+
+// ---- the reference's .pth files ---------------------------------------------------------------------------------
+
+const REF_TITLE: Record<RefSlot, string> = { generator: 'AEI-Net generator', identity: 'identity network', hear: 'HEAR-Net' };
+/** The files picked in each field (kept as File handles: a file is read again only when it must be rebuilt). */
+const refPicks: Record<RefSlot, File | null> = { generator: null, identity: null, hear: null };
+/** Files read and parsed but not yet built into networks (released once built, so 170 MB are not held twice). */
+const refParsed = new Map<RefSlot, { file: File; parsed: SafetensorsFile }>();
+/** The generator and identity files the open AEI-Net was built from. */
+let refBuilt: { generator: File; identity: File; aei: unknown } | null = null;
+/** The read in progress: a newer pick aborts it. */
+let refAbort: AbortController | null = null;
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+function showProgress(text: string | null, fraction?: number): void {
+  ui.weightsProgress.hidden = fraction === undefined;
+  if (fraction !== undefined) ui.weightsProgress.value = fraction;
+  ui.weightsStatus.textContent = text ?? '';
+}
+
+function reportRead(slot: RefSlot, file: File, p: ReadProgress): void {
+  if (p.phase === 'reading') {
+    showProgress(`Reading the ${REF_TITLE[slot]} ${file.name}: ${mb(p.read)} of ${mb(p.total)} (${p.total ? Math.floor((100 * p.read) / p.total) : 100}%)`, p.total ? p.read / p.total : 1);
+    ui.reference(slot).name.dataset.read = String(p.read);
+  } else {
+    showProgress(`Parsing ${file.name} (${mb(p.total)})\u2026`);
+  }
+}
+
+/** Checks right after parsing that a field got the kind of file it takes, so a mix-up is said before any build. */
+function checkKind(slot: RefSlot, parsed: SafetensorsFile): void {
+  const n = WEB_REFERENCE_NAMES;
+  if (slot === 'identity') expectIdentityWeights(parsed, n);
+  else if (slot === 'generator') {
+    expectReferenceNetwork(parsed, 'aei', n.generator, {
+      identity: `open it in ${n.identity} and the generator (G_latest.pth) in ${n.generator}`,
+      hearnet: `open it in ${n.hear} and the generator (G_latest.pth) in ${n.generator}`,
+      discriminator: `a swap needs the generator: open G_latest.pth (not D_latest.pth) in ${n.generator}`,
+    });
+  } else {
+    expectReferenceNetwork(parsed, 'hearnet', n.hear, { aei: `it is a generator: open it in ${n.generator}`, identity: `open it in ${n.identity}` });
+  }
+}
+
+async function readSlot(slot: RefSlot, signal: AbortSignal): Promise<PickedWeights> {
+  const file = refPicks[slot]!;
+  const cached = refParsed.get(slot);
+  if (cached?.file === file) return { label: file.name, file: cached.parsed };
+  const parsed = await readWeights(file, (p) => reportRead(slot, file, p), signal);
+  signal.throwIfAborted();
+  checkKind(slot, parsed);
+  refParsed.set(slot, { file, parsed });
+  return { label: file.name, file: parsed };
+}
+
+function renderReferenceNames(): void {
+  for (const slot of REF_SLOTS) {
+    const f = refPicks[slot];
+    const el = ui.reference(slot).name;
+    el.textContent = f ? `${f.name} (${mb(f.size)})` : slot === 'hear' ? 'optional; or drop it here' : 'or drop it here';
+    if (!f) delete el.dataset.read;
+  }
+}
+
+async function openReference(slot: RefSlot, signal: AbortSignal): Promise<void> {
+  showMessage(null);
+  try {
+    try {
+      await readSlot(slot, signal);
+    } catch (e) {
+      // The field keeps no file it cannot use.
+      if (!(e instanceof DOMException && e.name === 'AbortError')) {
+        refPicks[slot] = null;
+        renderReferenceNames();
+      }
+      throw e;
+    }
+    const { generator, identity } = refPicks;
+    const pairChanged = generator && identity && !(refBuilt && refBuilt.generator === generator && refBuilt.identity === identity && refBuilt.aei === session.aei);
+    if (pairChanged) {
+      const g = await readSlot('generator', signal);
+      const id = await readSlot('identity', signal);
+      showProgress(`Building AEI-Net from ${g.label} and the identity network from ${id.label}\u2026`);
+      await yieldToPage();
+      signal.throwIfAborted();
+      const opened = await session.openReferenceAEI(g, id);
+      refBuilt = { generator, identity, aei: opened };
+      refParsed.delete('generator');
+      refParsed.delete('identity');
+    }
+    if (refPicks.hear && (pairChanged || slot === 'hear') && session.aei) {
+      const h = await readSlot('hear', signal);
+      showProgress(`Building HEAR-Net from ${h.label}\u2026`);
+      await yieldToPage();
+      signal.throwIfAborted();
+      session.openReferenceHEAR(h);
+      refParsed.delete('hear');
+    }
+    if (!generator || !identity) {
+      const missing = !generator ? `${REF_TITLE.generator} (G_latest.pth)` : `${REF_TITLE.identity} (model_ir_se50.pth)`;
+      showProgress(`${refPicks[slot]!.name} read; now open the ${missing}`);
+      return;
+    }
+    showProgress(null);
+    renderSummary();
+    clearResult();
+    await analysePhotos();
+  } finally {
+    if (ui.weightsStatus.textContent?.endsWith('\u2026') || !ui.weightsProgress.hidden) showProgress(null);
+  }
+}
+
+function pickReference(slot: RefSlot, file: File): void {
+  refAbort?.abort();
+  const controller = new AbortController();
+  refAbort = controller;
+  refPicks[slot] = file;
+  refParsed.delete(slot);
+  renderReferenceNames();
+  void run(`Opening ${file.name}`, () => openReference(slot, controller.signal));
+}
+
+function wireReference(slot: RefSlot): void {
+  const el = ui.reference(slot);
+  el.file.addEventListener('change', () => {
+    const file = el.file.files?.[0];
+    el.file.value = '';
+    if (file) pickReference(slot, file);
+  });
+  el.drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    el.drop.classList.add('dragover');
+  });
+  el.drop.addEventListener('dragleave', () => el.drop.classList.remove('dragover'));
+  el.drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    el.drop.classList.remove('dragover');
+    const file = e.dataTransfer?.files[0];
+    if (file) pickReference(slot, file);
+  });
 }
 
 // ---- photos ------------------------------------------------------------------------------------------------------
@@ -401,6 +564,9 @@ function main(): void {
   });
   ui.hearRemove.addEventListener('click', () => {
     session.closeHEAR();
+    refPicks.hear = null;
+    refParsed.delete('hear');
+    renderReferenceNames();
     renderSummary();
     clearResult();
   });
@@ -409,6 +575,8 @@ function main(): void {
   ui.swap.addEventListener('click', () => void run('Swapping', swap));
   wirePhoto('source');
   wirePhoto('target');
+  for (const slot of REF_SLOTS) wireReference(slot);
+  renderReferenceNames();
 
   void run('Starting the backend', () => useBackend(ui.backend.value as BackendChoice));
   const checkpoint = params.get('checkpoint');

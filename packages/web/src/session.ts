@@ -1,24 +1,33 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  checkpointFaceInput,
   checkpointFiles,
+  describeFaceInput,
   encodePng,
+  expectIdentityWeights,
   FaceSwapPipeline,
   loadCheckpointNetworksFromFiles,
   loadFaceDetector,
   loadIdentityEncoder,
+  loadReferenceAEI,
+  loadReferenceHEAR,
   selectBackend,
   summarizeNetwork,
   swapMark,
   urlModelFiles,
   type AEINet,
   type FaceDetector,
+  type FaceInput,
   type HEARNet,
   type IdentityEncoder,
   type IdentityEncoderName,
   type ModelConfig,
   type NetworkSummary,
   type RawImage,
+  type ReferenceOptionNames,
+  type SafetensorsFile,
 } from '@faceshifter/core';
+import { stringify as toYaml } from 'yaml';
 import { CheckpointError, trainedIdentityEncoder, type CheckpointPick } from './checkpoint.js';
 import type { RgbImage } from './photo.js';
 
@@ -37,7 +46,10 @@ const MODELS_URL = new URL('models', document.baseURI).href;
 const WASM_URL = new URL('tfjs-wasm/', document.baseURI).href;
 
 export interface OpenedNetwork<T> {
-  source: CheckpointPick;
+  /** The checkpoint folder, its URL, or the .pth file's name: what the page shows and the PNG mark records. */
+  label: string;
+  /** What the page shows as the config: its title and YAML. */
+  configView: { title: string; text: string };
   network: T;
   config: ModelConfig;
   step: number | null;
@@ -45,6 +57,28 @@ export interface OpenedNetwork<T> {
   summaries: { title: string; summary: NetworkSummary }[];
   dispose(): void;
 }
+
+/** The opened AEI-Net: the checkpoint's (its run's identity encoder) or the reference's .pth (with the identity network's). */
+export type OpenedAEI = OpenedNetwork<AEINet> & {
+  identity: { name: IdentityEncoderName; from: string };
+  /** The alignment and channel order it was trained on. */
+  faces: FaceInput;
+  /** For the reference's files: the identity network built from the picked weights (owned, disposed with it). */
+  encoder: IdentityEncoder | null;
+};
+
+/** A parsed weights file and the name of the file it came from. */
+export interface PickedWeights {
+  label: string;
+  file: SafetensorsFile;
+}
+
+/** The web app's fields, named in the hints of the reference loaders' errors instead of the CLI's flags. */
+export const WEB_REFERENCE_NAMES: ReferenceOptionNames = {
+  generator: 'the AEI-Net generator field (G_latest.pth)',
+  identity: 'the identity network field (model_ir_se50.pth)',
+  hear: 'the HEAR-Net field',
+};
 
 export type Analysed = Awaited<ReturnType<FaceSwapPipeline['analyse']>>;
 
@@ -66,10 +100,10 @@ export class SwapSession {
   backend: string | null = null;
   private files = urlModelFiles(MODELS_URL);
   private detector: Promise<FaceDetector> | null = null;
-  private encoders = new Map<IdentityEncoderName, Promise<IdentityEncoder>>();
-  aei: (OpenedNetwork<AEINet> & { identity: { name: IdentityEncoderName; from: string } }) | null = null;
+  private encoders = new Map<string, Promise<IdentityEncoder>>();
+  aei: OpenedAEI | null = null;
   hear: OpenedNetwork<HEARNet> | null = null;
-  private pipelineCache: { pipeline: FaceSwapPipeline; key: string } | null = null;
+  private pipelineCache: { pipeline: FaceSwapPipeline; aei: OpenedAEI; hear: OpenedNetwork<HEARNet> | null; detectorKind: DetectorKind } | null = null;
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -87,30 +121,37 @@ export class SwapSession {
     return this.detector;
   }
 
-  private identityEncoder(name: IdentityEncoderName): Promise<IdentityEncoder> {
-    let encoder = this.encoders.get(name);
+  /** A packaged identity encoder (shipped as a static file of the app), for crops in `faces.align`. */
+  private identityEncoder(name: IdentityEncoderName, faces: FaceInput): Promise<IdentityEncoder> {
+    const key = `${name}|${faces.align}`;
+    let encoder = this.encoders.get(key);
     if (!encoder) {
-      encoder = loadIdentityEncoder(name, { files: this.files });
-      encoder.catch(() => this.encoders.delete(name));
-      this.encoders.set(name, encoder);
+      encoder = loadIdentityEncoder(name, { files: this.files, input: faces.align });
+      encoder.catch(() => this.encoders.delete(key));
+      this.encoders.set(key, encoder);
     }
     return encoder;
   }
 
   /** Loads AEI-Net from a checkpoint's files, with the identity encoder its run was trained with. */
-  async openAEI(source: CheckpointPick): Promise<NonNullable<SwapSession['aei']>> {
+  async openAEI(source: CheckpointPick): Promise<OpenedAEI> {
     const loaded = await loadNetworks(source, 'aei');
     try {
       const aei = loaded.networks.aei as AEINet;
       const identity = trainedIdentityEncoder(source.runConfig);
-      const encoder = await this.identityEncoder(identity.name);
+      const faces = checkpointFaceInput(loaded.meta);
+      const encoder = await this.identityEncoder(identity.name, faces);
       if (encoder.dim !== aei.modelConfig.cId) {
         throw new CheckpointError(`${source.label}: AEI-Net takes ${aei.modelConfig.cId}-d identities but ${identity.name} (${identity.from}) gives ${encoder.dim}-d; open the run folder, whose config.yaml names the encoder it was trained with`);
       }
       if (this.hear && this.hear.config.resolution !== aei.modelConfig.resolution) this.closeHEAR();
       this.aei?.dispose();
+      const run = source.runConfig;
       this.aei = {
-        source,
+        label: source.label,
+        configView: run
+          ? { title: `Run config (${run.label})`, text: run.text }
+          : { title: 'Model config (the checkpoint\u2019s config.yaml; open the run folder to see the whole run config)', text: new TextDecoder().decode(source.files.get('config.yaml') ?? new Uint8Array()) },
         network: aei,
         config: loaded.config,
         step: loaded.meta.step,
@@ -119,6 +160,8 @@ export class SwapSession {
           { title: 'AAD generator', summary: summarizeNetwork(aei.generator) },
         ],
         identity,
+        faces,
+        encoder: null,
         dispose: loaded.dispose,
       };
       return this.aei;
@@ -137,7 +180,87 @@ export class SwapSession {
       throw new CheckpointError(`${source.label}: HEAR-Net works at ${loaded.config.resolution} px but AEI-Net at ${this.aei.config.resolution} px; open a HEAR-Net trained on this AEI-Net`);
     }
     this.hear?.dispose();
-    this.hear = { source, network: hear, config: loaded.config, step: loaded.meta.step, summaries: [{ title: 'HEAR-Net', summary: summarizeNetwork(hear) }], dispose: loaded.dispose };
+    this.hear = {
+      label: source.label,
+      configView: { title: 'HEAR-Net config', text: new TextDecoder().decode(source.files.get('config.yaml') ?? new Uint8Array()) },
+      network: hear,
+      config: loaded.config,
+      step: loaded.meta.step,
+      summaries: [{ title: 'HEAR-Net', summary: summarizeNetwork(hear) }],
+      dispose: loaded.dispose,
+    };
+    return this.hear;
+  }
+
+  /**
+   * AEI-Net from the PyTorch reference's generator file (G_latest.pth) with the identity network it was trained
+   * with (model_ir_se50.pth), as `yarn swap --weights G --id-weights ir` loads them: the config from the shapes,
+   * the reference's alignment and channel order, IR-SE fed crops in that alignment.
+   */
+  openReferenceAEI(generator: PickedWeights, identityWeights: PickedWeights): Promise<OpenedAEI> {
+    return this.referenceAEI(generator, identityWeights).catch((e: unknown) => {
+      throw new CheckpointError(oneLine(e));
+    });
+  }
+
+  private async referenceAEI(generator: PickedWeights, identityWeights: PickedWeights): Promise<OpenedAEI> {
+    expectIdentityWeights(identityWeights.file, WEB_REFERENCE_NAMES);
+    const g = loadReferenceAEI(generator.file, WEB_REFERENCE_NAMES);
+    let encoder: IdentityEncoder | null = null;
+    try {
+      const name: IdentityEncoderName = 'arcface-ir-se';
+      encoder = await loadIdentityEncoder(name, { weights: identityWeights.file, input: g.faces.align, weightsOption: WEB_REFERENCE_NAMES.identity });
+      if (encoder.dim !== g.config.cId) {
+        throw new Error(`${generator.label}: AEI-Net takes ${g.config.cId}-d identities but ${identityWeights.label} gives ${encoder.dim}-d; open the identity network it was trained with`);
+      }
+      if (this.hear && this.hear.config.resolution !== g.config.resolution) this.closeHEAR();
+      this.aei?.dispose();
+      const owned = encoder;
+      this.aei = {
+        label: generator.label,
+        configView: { title: `Model config (read from the shapes of ${generator.label}; ${describeFaceInput(g.faces)})`, text: toYaml(g.config) },
+        network: g.aei,
+        config: g.config,
+        step: null,
+        summaries: [
+          { title: 'Multi-level attribute encoder', summary: summarizeNetwork(g.aei.encoder) },
+          { title: 'AAD generator', summary: summarizeNetwork(g.aei.generator) },
+        ],
+        identity: { name, from: identityWeights.label },
+        faces: g.faces,
+        encoder: owned,
+        dispose: () => {
+          g.aei.dispose();
+          owned.dispose();
+        },
+      };
+      return this.aei;
+    } catch (e) {
+      encoder?.dispose();
+      g.aei.dispose();
+      throw e;
+    }
+  }
+
+  /** HEAR-Net from a reference-layout .pth, for the open AEI-Net (its config gives the resolution). */
+  openReferenceHEAR(weights: PickedWeights): OpenedNetwork<HEARNet> {
+    if (!this.aei) throw new CheckpointError(`${weights.label}: open the AEI-Net first (the generator and the identity network)`);
+    let hear: HEARNet;
+    try {
+      hear = loadReferenceHEAR(weights.file, this.aei.config, WEB_REFERENCE_NAMES);
+    } catch (e) {
+      throw new CheckpointError(oneLine(e));
+    }
+    this.hear?.dispose();
+    this.hear = {
+      label: weights.label,
+      configView: { title: 'HEAR-Net config', text: toYaml(hear.modelConfig) },
+      network: hear,
+      config: hear.modelConfig,
+      step: null,
+      summaries: [{ title: 'HEAR-Net', summary: summarizeNetwork(hear) }],
+      dispose: () => hear.dispose(),
+    };
     return this.hear;
   }
 
@@ -149,18 +272,19 @@ export class SwapSession {
   /** The pipeline of the networks open now (rebuilt when they or the detector kind change). */
   async pipeline(detectorKind: DetectorKind): Promise<FaceSwapPipeline> {
     if (!this.aei) throw new Error('Open an AEI-Net checkpoint first (a run folder, or one of its checkpoints).');
-    const key = `${this.aei.source.label}|${this.hear?.source.label ?? ''}|${this.aei.identity.name}|${detectorKind}`;
-    if (this.pipelineCache?.key !== key) {
-      const [detector, identity] = await Promise.all([this.faceDetector(), this.identityEncoder(this.aei.identity.name)]);
+    const aei = this.aei;
+    if (this.pipelineCache?.aei !== aei || this.pipelineCache.hear !== this.hear || this.pipelineCache.detectorKind !== detectorKind) {
+      const [detector, identity] = await Promise.all([this.faceDetector(), aei.encoder ? Promise.resolve(aei.encoder) : this.identityEncoder(aei.identity.name, aei.faces)]);
       const pipeline = new FaceSwapPipeline({
-        aei: this.aei.network,
+        aei: aei.network,
         ...(this.hear ? { hear: this.hear.network } : {}),
         identity,
+        faces: aei.faces,
         detector,
         detectorKind,
         log: this.log,
       });
-      this.pipelineCache = { pipeline, key };
+      this.pipelineCache = { pipeline, aei, hear: this.hear, detectorKind };
     }
     return this.pipelineCache.pipeline;
   }
@@ -184,8 +308,8 @@ export class SwapSession {
     }
     const ms = performance.now() - start;
     const mark = swapMark({
-      checkpoint: this.aei!.source.label,
-      hear: this.hear?.source.label ?? null,
+      checkpoint: this.aei!.label,
+      hear: this.hear?.label ?? null,
       source: source.file,
       target: target.file,
       faces: result.swapped,

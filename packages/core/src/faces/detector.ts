@@ -49,6 +49,9 @@ interface FaceApiNet {
   loadFromWeightMap(weightMap: tf.NamedTensorMap): void;
   readonly isLoaded: boolean;
 }
+interface FaceApiLandmarkNet extends FaceApiNet {
+  detectLandmarks(input: tf.Tensor3D): Promise<{ positions: { x: number; y: number }[] }>;
+}
 interface FaceApiResult {
   detection: { score: number; box: { x: number; y: number; width: number; height: number } };
   landmarks: { positions: { x: number; y: number }[] };
@@ -57,7 +60,7 @@ interface FaceApiTask {
   withFaceLandmarks(): Promise<FaceApiResult[]>;
 }
 interface FaceApiModule {
-  nets: { ssdMobilenetv1: FaceApiNet; tinyFaceDetector: FaceApiNet; faceLandmark68Net: FaceApiNet };
+  nets: { ssdMobilenetv1: FaceApiNet; tinyFaceDetector: FaceApiNet; faceLandmark68Net: FaceApiLandmarkNet };
   SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
   TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
   detectAllFaces(input: tf.Tensor3D, options: unknown): FaceApiTask;
@@ -98,6 +101,35 @@ export class FaceDetector {
   async detect(photo: RawImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     if (photo.channels !== 3) throw new Error(`FaceDetector.detect: expected an RGB image, got ${photo.channels} channels.`);
     return withSyncReadableBackend(() => this.detectOnCurrentBackend(photo, options));
+  }
+
+  /**
+   * The 68 landmarks of the face inside `box` (photo pixels), without detecting: face-api's landmark net on that
+   * region, as its withFaceLandmarks runs it on a detection's box. Video uses it between detections (a face moves
+   * little from one frame to the next, so last frame's box still holds it).
+   */
+  async landmarksInBox(photo: RawImage, box: { x: number; y: number; width: number; height: number }): Promise<{ landmarks68: Point[]; landmarks5: Landmarks5 } | null> {
+    if (photo.channels !== 3) throw new Error(`FaceDetector.landmarksInBox: expected an RGB image, got ${photo.channels} channels.`);
+    const x0 = Math.max(0, Math.floor(box.x));
+    const y0 = Math.max(0, Math.floor(box.y));
+    const x1 = Math.min(photo.width, Math.ceil(box.x + box.width));
+    const y1 = Math.min(photo.height, Math.ceil(box.y + box.height));
+    if (x1 - x0 < 8 || y1 - y0 < 8) return null;
+    const w = x1 - x0;
+    const region = new Int32Array(w * (y1 - y0) * 3);
+    for (let y = y0; y < y1; y++) {
+      for (let k = 0; k < w * 3; k++) region[(y - y0) * w * 3 + k] = photo.data[(y * photo.width + x0) * 3 + k]!;
+    }
+    return withSyncReadableBackend(async () => {
+      const input = tf.tensor3d(region, [y1 - y0, w, 3], 'int32');
+      try {
+        const found = await this.api.nets.faceLandmark68Net.detectLandmarks(input);
+        const landmarks68 = found.positions.map((p): Point => [p.x + x0, p.y + y0]);
+        return { landmarks68, landmarks5: reduceLandmarks68(landmarks68) };
+      } finally {
+        input.dispose();
+      }
+    });
   }
 
   private async detectOnCurrentBackend(photo: RawImage, options: DetectOptions): Promise<DetectedFace[]> {

@@ -192,22 +192,29 @@ export class FaceSwapPipeline {
     }
   }
 
+  /**
+   * Swaps one face of `photo` (which may already hold other pasted faces) to `zId`, aligning on `alignOn` (the
+   * untouched photo): the pasted photo, and the aligned target crop and its swap (for per-frame measures in video).
+   */
+  async swapFace(zId: tf.Tensor2D, photo: RawImage, face: DetectedFace, alignOn: RawImage = photo): Promise<{ image: RawImage; crop: RawImage; swapped: RawImage; mask: Float32Array }> {
+    const aligned = alignFaceAs(alignOn, face.landmarks5, this.resolution, this.faces.align);
+    const swapped = await this.swapCrop(aligned.crop, zId);
+    const outline = face.landmarks68.length > 0 ? face.landmarks68 : outlineFrom5(face.landmarks5);
+    const mask = faceMask(
+      outline.map((p) => applyAffine(aligned.toCrop, p)),
+      this.resolution,
+      this.options.mask,
+    );
+    return { image: pasteBack(photo, swapped, aligned.toPhoto, { feather: 0.05, mask }), crop: aligned.crop, swapped, mask };
+  }
+
   /** Swaps the selected target faces to the identity `zId` and pastes them back into the full target photo. */
   async swap(zId: tf.Tensor2D, target: AnalysedPhoto, selection?: FaceSelection): Promise<SwapResult> {
     const chosen = this.selectFaces(target, selection);
     let image: RawImage = target.photo;
     for (const i of chosen) {
-      const face = target.faces[i]!;
       // Align on the untouched photo so that one face's paste cannot shift another's crop.
-      const aligned = alignFaceAs(target.photo, face.landmarks5, this.resolution, this.faces.align);
-      const swapped = await this.swapCrop(aligned.crop, zId);
-      const outline = face.landmarks68.length > 0 ? face.landmarks68 : outlineFrom5(face.landmarks5);
-      const mask = faceMask(
-        outline.map((p) => applyAffine(aligned.toCrop, p)),
-        this.resolution,
-        this.options.mask,
-      );
-      image = pasteBack(image, swapped, aligned.toPhoto, { feather: 0.05, mask });
+      image = (await this.swapFace(zId, image, target.faces[i]!, target.photo)).image;
     }
     return { image, faces: target.faces, swapped: chosen };
   }

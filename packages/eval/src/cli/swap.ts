@@ -6,6 +6,10 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES, FACE_ALIGNMENTS, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type FaceAlignment, type IdentityEncoderName } from '@faceshifter/core/node';
 import { runSwap } from '../swap/run.js';
+import { FaceSwapper } from '../swap/swapper.js';
+import { inspectMark } from '../video/inspect.js';
+import { swapVideo } from '../video/swap_video.js';
+import { DEFAULT_ONE_EURO, type OneEuroParams } from '@faceshifter/core/node';
 import type { FaceSelection } from '../swap/swapper.js';
 
 const RESPONSIBLE_USE =
@@ -22,6 +26,23 @@ function parseFaceIndex(v: unknown): FaceSelection | undefined {
     throw new Error(`--face-index ${String(v)}: expected a face number (0, 1, ..., left to right) or "all"`);
   }
   return n;
+}
+
+function parseTrack(v: string): 'auto' | 'largest' | number {
+  if (v === 'auto' || v === 'largest') return v;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--track ${v}: expected auto, largest, or a track id (a whole number from the tracks JSON)`);
+  return n;
+}
+
+function parseSmoothing(v: string): OneEuroParams | false {
+  if (v === 'on') return DEFAULT_ONE_EURO;
+  if (v === 'off') return false;
+  const parts = v.split(',').map(Number);
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !Number.isFinite(p)) || !(parts[0]! > 0) || !(parts[1]! >= 0) || (parts.length === 3 && !(parts[2]! > 0))) {
+    throw new Error(`--smoothing ${v}: expected on, off, or minCutoff,beta[,dCutoff] (One-Euro: Hz > 0, beta >= 0, Hz > 0), e.g. 1.0,0.05`);
+  }
+  return { minCutoff: parts[0]!, beta: parts[1]!, dCutoff: parts[2] ?? DEFAULT_ONE_EURO.dCutoff };
 }
 
 runCli(async () => {
@@ -55,17 +76,55 @@ runCli(async () => {
     .option('identity', { choices: IDENTITY_ENCODERS, describe: "identity encoder AEI-Net was trained with (default: the run's config.yaml, else face-api-recognition-centred)" })
     .option('identity-weights', { type: 'string', alias: 'id-weights', describe: "weights (.pth/safetensors) of the InsightFace identity network, e.g. model_ir_se50.pth (default: the run's identity.weights)" })
     .option('detector', { choices: ['ssd', 'tiny'] as const, default: 'ssd' as const, describe: 'face detector: ssd (accurate) or tiny (faster)' })
+    .option('video', { type: 'string', describe: 'a clip to swap the --source face through (needs --out x.mp4); see --track, --detect-every' })
+    .option('crf', { type: 'number', describe: 'video: x264 quality, 0 (lossless) to 51; default 18 (visually lossless)' })
+    .option('detect-every', { type: 'number', default: 1, describe: 'video: detect faces every N frames, landmarks only in between' })
+    .option('track', { type: 'string', default: 'auto', describe: 'video: which person: auto (the longest track), largest, or a track id from the tracks JSON' })
+    .option('tracks-json', { type: 'string', describe: 'video: where to write the face tracks (ids, frame ranges); default <out>.tracks.json' })
+    .option('smoothing', { type: 'string', default: 'on', describe: 'video: landmark smoothing, "on" (One-Euro 1.0 Hz, beta 0.05), "off", or "minCutoff,beta[,dCutoff]"' })
+    .option('inspect', { type: 'string', describe: "print the synthetic mark of a swapped PNG or MP4, and nothing else" })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .check((a) => {
+      if (a.inspect !== undefined) return true;
       if ((a.checkpoint === undefined) === (a.weights === undefined)) throw new Error('name the AEI-Net with exactly one of --checkpoint <run|checkpoint> or --weights <G_latest.pth>');
+      if (a.video !== undefined && (a.target !== undefined || a.targetDir !== undefined || a.pairs !== undefined)) throw new Error('--video is the target: leave out --target, --target-dir and --pairs');
       return true;
     })
     .strict()
     .fail(usageFailure)
     .parse();
+  if (argv.inspect !== undefined) {
+    for (const [k, v] of Object.entries(await inspectMark(argv.inspect))) process.stdout.write(`${k}: ${v}\n`);
+    return;
+  }
   const faceIndex = parseFaceIndex(argv.faceIndex);
-  await selectBackend(argv.backend);
   const log = (line: string): void => void process.stderr.write(line + '\n');
+  if (argv.video !== undefined) {
+    if (argv.source === undefined) throw new Error('--video needs --source: the photo whose identity is put into the clip');
+    if (argv.out === undefined) throw new Error('--video needs --out: the MP4 file to write, e.g. --out swap.mp4');
+    const track = parseTrack(argv.track);
+    const smoothing = parseSmoothing(argv.smoothing);
+    await selectBackend(argv.backend);
+    const swapper = await FaceSwapper.load({
+      checkpoint: argv.checkpoint,
+      weights: argv.weights,
+      hearWeights: argv.hearWeights,
+      align: argv.align as FaceAlignment | undefined,
+      hear: argv.hear,
+      identity: argv.identity as IdentityEncoderName | undefined,
+      identityWeights: argv.identityWeights,
+      detector: argv.detector,
+      log,
+    });
+    try {
+      const r = await swapVideo({ video: argv.video, source: argv.source, out: argv.out, sourceFaceIndex: argv.sourceFaceIndex, track, detectEvery: argv.detectEvery, smoothing, crf: argv.crf, tracksFile: argv.tracksJson, log }, swapper);
+      process.stdout.write(`${r.out}\n`);
+    } finally {
+      swapper.dispose();
+    }
+    return;
+  }
+  await selectBackend(argv.backend);
   const report = await runSwap({
     checkpoint: argv.checkpoint,
     weights: argv.weights,
