@@ -210,8 +210,8 @@ const refPicks: Record<RefSlot, File | null> = { generator: null, identity: null
 const refParsed = new Map<RefSlot, { file: File; parsed: SafetensorsFile }>();
 /** The generator and identity files the open AEI-Net was built from. */
 let refBuilt: { generator: File; identity: File; aei: unknown } | null = null;
-/** The read in progress: a newer pick aborts it. */
-let refAbort: AbortController | null = null;
+/** Each field's open in progress: a newer pick in the same field aborts it (picks in other fields queue behind it). */
+const refAbort = new Map<RefSlot, AbortController>();
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -267,12 +267,13 @@ function renderReferenceNames(): void {
 
 async function openReference(slot: RefSlot, signal: AbortSignal): Promise<void> {
   showMessage(null);
+  const picked = refPicks[slot];
   try {
     try {
       await readSlot(slot, signal);
     } catch (e) {
-      // The field keeps no file it cannot use.
-      if (!(e instanceof DOMException && e.name === 'AbortError')) {
+      // The field keeps no file it cannot use (unless a newer pick has replaced it meanwhile).
+      if (!(e instanceof DOMException && e.name === 'AbortError') && refPicks[slot] === picked) {
         refPicks[slot] = null;
         renderReferenceNames();
       }
@@ -314,9 +315,9 @@ async function openReference(slot: RefSlot, signal: AbortSignal): Promise<void> 
 }
 
 function pickReference(slot: RefSlot, file: File): void {
-  refAbort?.abort();
+  refAbort.get(slot)?.abort();
   const controller = new AbortController();
-  refAbort = controller;
+  refAbort.set(slot, controller);
   refPicks[slot] = file;
   refParsed.delete(slot);
   renderReferenceNames();

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 
 const require = createRequire(import.meta.url);
 
@@ -62,7 +62,10 @@ export interface VideoInfo {
   /** Stored size (before rotation). */
   codedWidth: number;
   codedHeight: number;
-  /** Degrees clockwise the player rotates the stored frames (0, 90, 180, 270). */
+  /**
+   * The stream's rotation (0, 90, 180, 270), as ffprobe reports its display matrix (counter-clockwise degrees;
+   * −90 is read as 270) or the legacy `rotate` tag; written back unchanged as the output's `rotate` tag.
+   */
   rotation: number;
   /** Frames per second as a rational "num/den" (the stream's average rate) and as a number. */
   rate: string;
@@ -112,8 +115,9 @@ export function probeVideo(file: string): VideoInfo {
   if (!v) throw new Error(`${file}: has no video stream (${streams.map((s) => s.codec_type).join(', ') || 'no streams'}); pass a video clip`);
   const rotationTag = Number(v.tags?.rotate ?? NaN);
   const sideRotation = v.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
-  // The rotate tag is clockwise; a display matrix's rotation is counter-clockwise.
-  const rotation = ((Number.isFinite(rotationTag) ? rotationTag : sideRotation !== undefined ? -sideRotation : 0) % 360 + 360) % 360;
+  // The bundled ffmpeg writes `rotate=R` as a display matrix that ffprobe reports as R (mod 360): the two are the
+  // same number here, which is all that keeping a clip's rotation needs (tested on a rotated clip).
+  const rotation = ((Number.isFinite(rotationTag) ? rotationTag : sideRotation ?? 0) % 360 + 360) % 360;
   const avg = rational(v.avg_frame_rate);
   const nominal = rational(v.r_frame_rate);
   const fps = Number.isFinite(avg) && avg > 0 ? avg : nominal;
@@ -215,10 +219,13 @@ export interface FrameEncoder {
   abort(): void;
 }
 
-/** The transpose that turns upright frames back into the stored orientation, so the rotation tag can be kept. */
+/**
+ * The transpose that turns upright frames back into the stored orientation, so the rotation tag can be kept
+ * (measured: frames stored as transpose=1 of the upright ones, tagged rotate=90, decode upright).
+ */
 function unrotate(rotation: number): string[] {
-  if (rotation === 90) return ['-vf', 'transpose=2'];
-  if (rotation === 270) return ['-vf', 'transpose=1'];
+  if (rotation === 90) return ['-vf', 'transpose=1'];
+  if (rotation === 270) return ['-vf', 'transpose=2'];
   if (rotation === 180) return ['-vf', 'hflip,vflip'];
   return [];
 }
@@ -232,6 +239,8 @@ export function encodeFrames(options: EncodeOptions): FrameEncoder {
   const { ffmpeg } = videoTools();
   const { input } = options;
   const crf = options.crf ?? 18;
+  // This ffmpeg drops a rotate tag given while encoding; a stream-copy remux after the encode writes it.
+  const encoded = input.rotation ? `${options.out}.unrotated.mp4` : options.out;
   const meta = Object.entries(options.metadata).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
   const args = [
     '-v', 'error', '-y',
@@ -240,9 +249,8 @@ export function encodeFrames(options: EncodeOptions): FrameEncoder {
     '-map', '0:v:0', '-map', '1:a?', '-c:a', 'copy',
     ...unrotate(input.rotation),
     '-c:v', 'libx264', '-crf', String(crf), '-preset', 'medium', '-pix_fmt', 'yuv420p',
-    ...(input.rotation ? ['-metadata:s:v:0', `rotate=${input.rotation}`] : []),
     ...meta,
-    '-movflags', '+faststart+use_metadata_tags', '-f', 'mp4', options.out,
+    '-movflags', '+faststart+use_metadata_tags', '-f', 'mp4', encoded,
   ];
   const child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
   const stderr = collectStderr(child);
@@ -262,9 +270,15 @@ export function encodeFrames(options: EncodeOptions): FrameEncoder {
       const code = await exited;
       if (failed) throw failed;
       if (code !== 0) throw new Error(`ffmpeg could not write ${options.out} (${tail(stderr) || `exit ${code}`})`);
+      if (encoded !== options.out) {
+        const r = spawnSync(ffmpeg, ['-v', 'error', '-y', '-i', encoded, '-map', '0', '-c', 'copy', '-metadata:s:v:0', `rotate=${input.rotation}`, ...meta, '-movflags', '+faststart+use_metadata_tags', '-f', 'mp4', options.out], { encoding: 'utf8' });
+        rmSync(encoded, { force: true });
+        if (r.status !== 0) throw new Error(`ffmpeg could not write ${options.out} (${(r.stderr || '').trim().split('\n').pop()})`);
+      }
     },
     abort() {
       if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(encoded, { force: true });
     },
   };
 }
