@@ -265,16 +265,17 @@ function renderReferenceNames(): void {
   }
 }
 
-async function openReference(slot: RefSlot, signal: AbortSignal): Promise<void> {
+/** Opens what the fields hold after a pick in `slot`; on a refused file the field goes back to `previous`. */
+async function openReference(slot: RefSlot, signal: AbortSignal, previous: File | null): Promise<void> {
   showMessage(null);
   const picked = refPicks[slot];
   try {
     try {
       await readSlot(slot, signal);
     } catch (e) {
-      // The field keeps no file it cannot use (unless a newer pick has replaced it meanwhile).
+      // The field keeps no file it cannot use: it holds the one before again (unless a newer pick came meanwhile).
       if (!(e instanceof DOMException && e.name === 'AbortError') && refPicks[slot] === picked) {
-        refPicks[slot] = null;
+        refPicks[slot] = previous;
         renderReferenceNames();
       }
       throw e;
@@ -318,10 +319,11 @@ function pickReference(slot: RefSlot, file: File): void {
   refAbort.get(slot)?.abort();
   const controller = new AbortController();
   refAbort.set(slot, controller);
+  const previous = refPicks[slot];
   refPicks[slot] = file;
   refParsed.delete(slot);
   renderReferenceNames();
-  void run(`Opening ${file.name}`, () => openReference(slot, controller.signal));
+  void run(`Opening ${file.name}`, () => openReference(slot, controller.signal, previous));
 }
 
 function wireReference(slot: RefSlot): void {

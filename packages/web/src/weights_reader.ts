@@ -77,6 +77,7 @@ let workerBroken = false;
 /** Parses in a Worker; where workers cannot start, on the page's thread (after yielding, so "parsing" shows). */
 export async function parseWeightsOffThread(bytes: Uint8Array, label: string, signal?: AbortSignal): Promise<SafetensorsFile> {
   if (signal?.aborted) throw aborted();
+  const start = performance.now();
   if (!workerBroken && typeof Worker !== 'undefined') {
     let worker: Worker | null = null;
     try {
@@ -109,7 +110,9 @@ export async function parseWeightsOffThread(bytes: Uint8Array, label: string, si
       });
       if (reply !== 'no-worker') {
         if (!reply.ok) throw new WeightsReadError(reply.error);
-        return parseSafetensors(reply.bytes, label);
+        const file = parseSafetensors(reply.bytes, label);
+        console.info(`[weights] ${label}: parsed in a worker (${file.tensors.size} tensors, ${Math.round(performance.now() - start)} ms)`);
+        return file;
       }
       // The buffer went to the worker that failed: it is detached here, so the caller reads the file again.
       throw new WorkerUnavailable();
@@ -117,6 +120,7 @@ export async function parseWeightsOffThread(bytes: Uint8Array, label: string, si
   }
   await yieldToPage();
   const file = parseWeights(bytes, label);
+  console.info(`[weights] ${label}: parsed on the page (no worker; ${file.tensors.size} tensors, ${Math.round(performance.now() - start)} ms)`);
   await yieldToPage();
   return file;
 }

@@ -90,6 +90,8 @@ function diffStats(a: RawImage, b: RawImage): { max: number; differing: number }
 
 describe.skipIf(MISSING.length > 0)('the web app with the PyTorch reference\u2019s .pth files', () => {
   let page: Page;
+  /** The page's `[weights]` console lines: where each file was parsed. */
+  const weightLog: string[] = [];
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'faceshifter-web-ref-'));
@@ -109,10 +111,11 @@ describe.skipIf(MISSING.length > 0)('the web app with the PyTorch reference\u201
     page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') console.error(`[page console] ${m.text()}`);
+      if (m.text().startsWith('[weights]')) weightLog.push(m.text());
     });
     await page.goto(`${server.url}?backend=wasm`);
     await settled(page);
-    await expect.poll(() => page.locator('#backend-used').getAttribute('data-backend')).toBe('wasm');
+    await page.waitForFunction("document.getElementById('backend-used').dataset.backend === 'wasm'", undefined, { timeout: 60_000 });
   }, 300_000);
 
   afterAll(async () => {
@@ -148,6 +151,7 @@ describe.skipIf(MISSING.length > 0)('the web app with the PyTorch reference\u201
     expect(status).toContain(`identity encoder arcface-ir-se (${ID_NAME})`);
     expect(await text(page, '#run-config-title')).toContain('reference alignment, BGR');
     expect(await page.locator('#weights-progress').isHidden()).toBe(true);
+    expect(weightLog.filter((l) => l.startsWith(`[weights] ${G_NAME}: parsed in a worker`) || l.startsWith(`[weights] ${ID_NAME}: parsed in a worker`)).length).toBeGreaterThanOrEqual(2);
   });
 
   it('swaps, and the downloaded PNG equals `yarn swap --weights --id-weights` on the same photos, pixel for pixel', async () => {
@@ -186,6 +190,40 @@ describe.skipIf(MISSING.length > 0)('the web app with the PyTorch reference\u201
     const d = diffStats(decodePng(png, 'downloaded PNG'), decodePng(cli, 'yarn swap PNG'));
     console.info(`[web vs yarn swap, reference .pth + HEAR-Net, wasm] max abs pixel difference ${d.max}/255, ${d.differing} values differ`);
     expect(d.max).toBe(0);
+  });
+
+  it('reads a 170 MB file with progress, and the page keeps responding', async () => {
+    // As large as G_latest.pth: a safetensors file of the wrong kind, so it is read and parsed in full, then refused.
+    const big = path.join(root, 'big.safetensors');
+    await writeFile(big, concatChunks(encodeSafetensors([['weight', { dtype: 'F32', shape: [42_500_000], data: new Float32Array(42_500_000).fill(0.5) }]])));
+    // In the page: the longest gap between timer ticks (a frozen page stops them) and every progress line shown.
+    await page.evaluate(`(() => {
+      window.__probe = { maxGap: 0, lines: new Set() };
+      let last = performance.now();
+      window.__probe.timer = setInterval(() => { const now = performance.now(); window.__probe.maxGap = Math.max(window.__probe.maxGap, now - last); last = now; }, 10);
+      window.__probe.observer = new MutationObserver(() => window.__probe.lines.add(document.getElementById('weights-status').textContent));
+      window.__probe.observer.observe(document.getElementById('weights-status'), { childList: true, characterData: true, subtree: true });
+    })()`);
+    const start = Date.now();
+    await page.setInputFiles('#ref-hear-file', big);
+    await settled(page);
+    const probe = (await page.evaluate(`(() => {
+      clearInterval(window.__probe.timer);
+      window.__probe.observer.disconnect();
+      return { maxGap: window.__probe.maxGap, lines: [...window.__probe.lines] };
+    })()`)) as { maxGap: number; lines: string[] };
+    const reading = probe.lines.filter((l) => l.startsWith('Reading the HEAR-Net big.safetensors: '));
+    console.info(`[170 MB read] ${Date.now() - start} ms, ${reading.length} progress lines, longest main-thread gap ${Math.round(probe.maxGap)} ms`);
+    expect(reading.length).toBeGreaterThan(2);
+    expect(reading.at(-1)).toMatch(/: 170\.0 MB of 170\.0 MB \(100%\)$/);
+    expect(probe.lines).toContain('Parsing big.safetensors (170.0 MB)\u2026');
+    expect(await message(page)).toMatch(/^big\.safetensors: not a HEAR-Net: it holds no network this project knows \(missing down1\.0\.weight, up5\.weight\)/);
+    expect(weightLog.some((l) => l.startsWith('[weights] big.safetensors: parsed in a worker'))).toBe(true);
+    // Timer ticks kept coming while 170 MB were read and parsed (generous: CI machines are shared).
+    expect(probe.maxGap).toBeLessThan(1000);
+    // The HEAR-Net opened before stays open, and its field holds it again.
+    expect(await text(page, '#ref-hear-name')).toContain(path.basename(hearFile));
+    expect(await text(page, '#checkpoint-status')).toContain(`HEAR-Net ${path.basename(hearFile)}`);
   });
 
   it('a newer pick replaces a read in progress', async () => {
