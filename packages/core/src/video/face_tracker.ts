@@ -121,7 +121,8 @@ export class FaceTracker {
         const similar = cosine(lt.last.descriptor, face.descriptor);
         const dx = predicted.x + predicted.width / 2 - (face.box.x + face.box.width / 2);
         const dy = predicted.y + predicted.height / 2 - (face.box.y + face.box.height / 2);
-        const near = Math.hypot(dx, dy) < 1.5 * Math.max(predicted.width, face.box.width);
+        // A face hidden for a while (occluded, turned away) may come back further off: the radius grows with the gap.
+        const near = Math.hypot(dx, dy) < (1.5 + 0.25 * (gap - 1)) * Math.max(predicted.width, face.box.width);
         if (overlap >= o.minIoU || (similar >= o.minSimilarity && near)) {
           candidates.push({ t, f, cost: 1 - overlap + o.appearanceWeight * (1 - similar) });
         }
@@ -136,7 +137,8 @@ export class FaceTracker {
       const lt = this.live[c.t]!;
       const face = faces[c.f]!;
       const gap = frame - lt.lastFrame;
-      lt.velocity = { x: (face.box.x - lt.last.box.x) / gap, y: (face.box.y - lt.last.box.y) / gap };
+      // Velocity from the two frames only when consecutive: across a gap the face may have stood still or turned.
+      lt.velocity = gap === 1 ? { x: (face.box.x - lt.last.box.x) / gap, y: (face.box.y - lt.last.box.y) / gap } : { x: 0, y: 0 };
       lt.last = face;
       lt.lastFrame = frame;
       lt.track.lastFrame = frame;
@@ -153,9 +155,47 @@ export class FaceTracker {
     return ids;
   }
 
-  /** Every track so far, by id. */
+  /**
+   * Every track so far, after stitching: a track that ends and a later one that starts within `2·maxGap` frames are
+   * one person when any of their faces look alike (cosine ≥ `minSimilarity` − 0.15, the margin for the partly hidden
+   * faces around an occlusion). That joins a face that was hidden behind another (the frames in between have none)
+   * into one track, which linking frame to frame cannot do: when it comes back it looks like neither its last,
+   * half-hidden self nor anyone else. Stitched tracks keep the first one's id.
+   */
   tracks(): FaceTrack[] {
-    return [...this.all];
+    const tracks = this.all.map((t) => ({ ...t, faces: new Map(t.faces) }));
+    const threshold = this.options.minSimilarity - 0.15;
+    const similarity = (a: FaceTrack, b: FaceTrack): number => {
+      let best = -1;
+      const sample = (t: FaceTrack): Float32Array[] => {
+        const all = [...t.faces.values()].map((f) => f.descriptor);
+        const step = Math.max(1, Math.floor(all.length / 16));
+        return all.filter((_, i) => i % step === 0);
+      };
+      const sb = sample(b);
+      for (const da of sample(a)) for (const db of sb) best = Math.max(best, cosine(da, db));
+      return best;
+    };
+    for (;;) {
+      let best: { a: number; b: number; sim: number } | null = null;
+      for (let i = 0; i < tracks.length; i++) {
+        for (let j = 0; j < tracks.length; j++) {
+          const a = tracks[i]!;
+          const b = tracks[j]!;
+          const gap = b.firstFrame - a.lastFrame;
+          if (i === j || gap <= 0 || gap > 2 * this.options.maxGap) continue;
+          const sim = similarity(a, b);
+          if (sim >= threshold && (!best || sim > best.sim)) best = { a: i, b: j, sim };
+        }
+      }
+      if (!best) break;
+      const a = tracks[best.a]!;
+      const b = tracks[best.b]!;
+      for (const [k, f] of b.faces) a.faces.set(k, f);
+      a.lastFrame = b.lastFrame;
+      tracks.splice(best.b, 1);
+    }
+    return tracks;
   }
 }
 

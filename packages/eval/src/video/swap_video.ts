@@ -172,7 +172,9 @@ function tracksDocument(info: VideoInfo, pass: TrackPass, chosen: FaceTrack): un
         h += f.box.height;
       }
       const n = t.faces.size;
-      return { id: t.id, firstFrame: t.firstFrame, lastFrame: t.lastFrame, framesWithFace: n, meanBox: { x: x / n, y: y / n, width: w / n, height: h / n } };
+      // Per frame: [frame, centre x, centre y, width], so a track can be followed (and checked) frame by frame.
+      const trail = [...t.faces].map(([k, f]) => [k, +(f.box.x + f.box.width / 2).toFixed(1), +(f.box.y + f.box.height / 2).toFixed(1), +f.box.width.toFixed(1)]);
+      return { id: t.id, firstFrame: t.firstFrame, lastFrame: t.lastFrame, framesWithFace: n, meanBox: { x: x / n, y: y / n, width: w / n, height: h / n }, path: trail };
     }),
   };
 }

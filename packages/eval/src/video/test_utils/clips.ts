@@ -38,10 +38,11 @@ export function crossingClip(out: string, frames = 24): void {
   ]);
 }
 
-/** No face at all: moving colour bars. */
+/** No face at all: a plain background with moving noise. */
 export function facelessClip(out: string, frames = 10): void {
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=160x120:r=25:d=1', '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out]);
+  ffmpeg(['-f', 'lavfi', '-i', 'color=c=0x336699:s=160x120:r=25:d=1', '-vf', 'noise=alls=30:allf=t', '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out]);
 }
+
 
 /** The panned clip stored sideways with a rotate tag that turns it upright, as phones record portrait video. */
 export function rotatedClip(from: string, out: string): void {
@@ -51,10 +52,6 @@ export function rotatedClip(from: string, out: string): void {
   rmSync(sideways);
 }
 
-/** The same pixels as `from`, re-encoded once more with the same settings: the codec's own change, for tolerances. */
-export function reencode(from: string, out: string, crf = 18): void {
-  ffmpeg(['-i', from, '-map', '0:v:0', '-c:v', 'libx264', '-crf', String(crf), '-preset', 'medium', '-pix_fmt', 'yuv420p', out]);
-}
 
 /** A variable-frame-rate clip: frames at irregular times (as phones write them). */
 export function variableRateClip(from: string, out: string): void {
