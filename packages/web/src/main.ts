@@ -12,6 +12,7 @@ import {
   type OpenedNetwork,
   type PickedWeights,
 } from './session.js';
+import { swapClip, videoSupportProblem, webVideoMark, type ClipProgress } from './video.js';
 import { readWeights, yieldToPage, type ReadProgress } from './weights_reader.js';
 
 /** The page: wires the controls of index.html to a SwapSession. Every action runs one at a time, in order. */
@@ -63,6 +64,19 @@ const ui = {
   resultInfo: $('result-info'),
   message: $('message'),
   busy: $('busy'),
+  video: {
+    support: $('video-support'),
+    file: $<HTMLInputElement>('video-file'),
+    drop: $('video-drop'),
+    name: $('video-name'),
+    detectEvery: $<HTMLInputElement>('video-detect-every'),
+    swap: $<HTMLButtonElement>('video-swap'),
+    cancel: $<HTMLButtonElement>('video-cancel'),
+    progress: $<HTMLProgressElement>('video-progress'),
+    status: $('video-status'),
+    download: $<HTMLAnchorElement>('video-download'),
+    result: $<HTMLVideoElement>('video-result'),
+  },
   role: (role: Role) => ({
     file: $<HTMLInputElement>(`${role}-file`),
     drop: $(`${role}-drop`),
@@ -458,6 +472,7 @@ function updateSwapButton(): void {
     return !!p?.analysed && p.analysed.faces.length > 0 && p.face !== null;
   };
   ui.swap.disabled = pending > 0 || !session.aei || !ready('source') || !ready('target');
+  ui.video.swap.disabled = pending > 0 || !session.aei || !ready('source') || !clip || videoProblem !== null;
 }
 
 async function swap(): Promise<void> {
@@ -480,6 +495,124 @@ async function swap(): Promise<void> {
   ui.download.href = downloadUrl;
   ui.download.download = `${target.name.replace(/\.[^.]*$/, '')}__${source.name.replace(/\.[^.]*$/, '')}.swap.png`;
   ui.download.hidden = false;
+}
+
+// ---- clip -----------------------------------------------------------------------------------------------------------
+
+/** The clip picked or dropped, its swap in progress (Cancel aborts it), the WebM's object URL. */
+let clip: File | null = null;
+let clipAbort: AbortController | null = null;
+let clipUrl: string | null = null;
+/** The one line saying what this browser lacks for clips (null: nothing). */
+const videoProblem = videoSupportProblem();
+
+function clearClipResult(): void {
+  ui.video.download.hidden = true;
+  ui.video.result.hidden = true;
+  ui.video.result.removeAttribute('src');
+  if (clipUrl) URL.revokeObjectURL(clipUrl);
+  clipUrl = null;
+}
+
+function pickClip(file: File): void {
+  clip = file;
+  clearClipResult();
+  ui.video.name.textContent = `${file.name} (${(file.size / 1e6).toFixed(2)} MB)`;
+  ui.video.status.textContent = '';
+  updateSwapButton();
+}
+
+function showClipProgress(p: ClipProgress, started: number): void {
+  // Tracking is the first half of the bar, swapping the second.
+  const done = (p.phase === 'tracking' ? 0 : p.frames) + p.frame;
+  ui.video.progress.hidden = false;
+  ui.video.progress.value = done / (2 * p.frames);
+  const s = (performance.now() - started) / 1000;
+  const rate = done / s;
+  const eta = rate > 0 ? (2 * p.frames - done) / rate : 0;
+  ui.video.status.textContent = `${p.phase === 'tracking' ? 'Finding the face tracks' : 'Swapping'}: frame ${p.frame} of ${p.frames} (${rate.toFixed(1)} frames/s, about ${Math.ceil(eta)} s left)`;
+  ui.video.status.dataset.phase = p.phase;
+  ui.video.status.dataset.frame = String(p.frame);
+}
+
+async function swapVideo(): Promise<void> {
+  showMessage(null);
+  const source = photos.source;
+  if (videoProblem) throw new Error(videoProblem);
+  if (!session.aei) throw new Error('Open an AEI-Net checkpoint first (a run folder, or one of its checkpoints).');
+  if (!source?.analysed) throw new Error('Choose a source photo first: its face is put into the clip.');
+  const problem = faceProblem('source');
+  if (problem) throw new Error(problem);
+  if (!clip) throw new Error('Choose a clip first.');
+  const file = clip;
+  clearClipResult();
+  const every = Number(ui.video.detectEvery.value);
+  if (!Number.isInteger(every) || every < 1) throw new Error(`Detect faces every ${ui.video.detectEvery.value} frames: expected a whole number, 1 or more`);
+  const detectorKind = ui.detector.value as DetectorKind;
+  const pipeline = await session.pipeline(detectorKind);
+  const controller = new AbortController();
+  clipAbort = controller;
+  ui.video.cancel.hidden = false;
+  ui.video.cancel.disabled = false;
+  const started = performance.now();
+  const zId = pipeline.sourceIdentity(source.analysed, source.face as number);
+  try {
+    const mark = webVideoMark({ checkpoint: session.aei.label, hear: session.hear?.label ?? null, source: source.name, target: file.name });
+    const r = await swapClip({ clip: file, pipeline, zId, detectorKind, detectEvery: every, mark, signal: controller.signal, onProgress: (p) => showClipProgress(p, started) });
+    const wall = (performance.now() - started) / 1000;
+    clipUrl = URL.createObjectURL(new Blob([r.webm as Uint8Array<ArrayBuffer>], { type: 'video/webm' }));
+    ui.video.download.href = clipUrl;
+    ui.video.download.download = `${file.name.replace(/\.[^.]*$/, '')}__${source.name.replace(/\.[^.]*$/, '')}.swap.webm`;
+    ui.video.download.hidden = false;
+    ui.video.result.src = clipUrl;
+    ui.video.result.hidden = false;
+    ui.video.status.textContent =
+      `${r.swapped} of ${r.frames} frames swapped, ${r.lost} passed through (face not found); ${r.width}\u00d7${r.height}, ${r.fps.toFixed(2)} fps, ` +
+      `${r.codec.toUpperCase()} WebM, audio ${r.audio}; ${r.tracks} face track${r.tracks === 1 ? '' : 's'}; ${wall.toFixed(1)} s (tracking ${r.seconds.track.toFixed(1)} s, swap and encode ${r.seconds.swap.toFixed(1)} s) on ${session.backend}`;
+    ui.video.status.dataset.result = JSON.stringify({ frames: r.frames, swapped: r.swapped, lost: r.lost, width: r.width, height: r.height, fps: r.fps, codec: r.codec, tracks: r.tracks, wall, seconds: r.seconds });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') {
+      ui.video.status.textContent = `Cancelled; nothing was written.`;
+      ui.video.status.dataset.cancelled = 'true';
+      return;
+    }
+    ui.video.status.textContent = '';
+    throw e;
+  } finally {
+    zId.dispose();
+    clipAbort = null;
+    ui.video.cancel.hidden = true;
+    ui.video.progress.hidden = true;
+  }
+}
+
+function wireVideo(): void {
+  if (videoProblem) {
+    ui.video.support.textContent = videoProblem;
+    ui.video.support.hidden = false;
+  }
+  ui.video.file.addEventListener('change', () => {
+    const file = ui.video.file.files?.[0];
+    ui.video.file.value = '';
+    if (file) pickClip(file);
+  });
+  ui.video.drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    ui.video.drop.classList.add('dragover');
+  });
+  ui.video.drop.addEventListener('dragleave', () => ui.video.drop.classList.remove('dragover'));
+  ui.video.drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    ui.video.drop.classList.remove('dragover');
+    const file = e.dataTransfer?.files[0];
+    if (file) pickClip(file);
+  });
+  ui.video.swap.addEventListener('click', () => void run('Swapping the clip', swapVideo));
+  ui.video.cancel.addEventListener('click', () => {
+    ui.video.cancel.disabled = true;
+    ui.video.status.textContent = 'Cancelling\u2026';
+    clipAbort?.abort();
+  });
 }
 
 // ---- backend -------------------------------------------------------------------------------------------------------
@@ -578,6 +711,7 @@ function main(): void {
   ui.swap.addEventListener('click', () => void run('Swapping', swap));
   wirePhoto('source');
   wirePhoto('target');
+  wireVideo();
   for (const slot of REF_SLOTS) wireReference(slot);
   renderReferenceNames();
 
