@@ -12,7 +12,8 @@ import {
   type OpenedNetwork,
   type PickedWeights,
 } from './session.js';
-import { swapClip, videoSupportProblem, webVideoMark, type ClipProgress } from './video.js';
+import type { ClipProgress } from './video.js';
+import { videoSupportProblem, webVideoMark } from './video_support.js';
 import { readWeights, yieldToPage, type ReadProgress } from './weights_reader.js';
 
 /** The page: wires the controls of index.html to a SwapSession. Every action runs one at a time, in order. */
@@ -503,6 +504,8 @@ async function swap(): Promise<void> {
 let clip: File | null = null;
 let clipAbort: AbortController | null = null;
 let clipUrl: string | null = null;
+/** When Cancel was clicked (performance.now()), for the time it took to stop (on #video-status data-cancel-ms). */
+let cancelClicked = 0;
 /** The one line saying what this browser lacks for clips (null: nothing). */
 const videoProblem = videoSupportProblem();
 
@@ -550,6 +553,7 @@ async function swapVideo(): Promise<void> {
   if (!Number.isInteger(every) || every < 1) throw new Error(`Detect faces every ${ui.video.detectEvery.value} frames: expected a whole number, 1 or more`);
   const detectorKind = ui.detector.value as DetectorKind;
   const pipeline = await session.pipeline(detectorKind);
+  const { swapClip } = await import('./video.js');
   const controller = new AbortController();
   clipAbort = controller;
   ui.video.cancel.hidden = false;
@@ -574,6 +578,7 @@ async function swapVideo(): Promise<void> {
     if (e instanceof DOMException && e.name === 'AbortError') {
       ui.video.status.textContent = `Cancelled; nothing was written.`;
       ui.video.status.dataset.cancelled = 'true';
+      ui.video.status.dataset.cancelMs = (performance.now() - cancelClicked).toFixed(0);
       return;
     }
     ui.video.status.textContent = '';
@@ -609,6 +614,7 @@ function wireVideo(): void {
   });
   ui.video.swap.addEventListener('click', () => void run('Swapping the clip', swapVideo));
   ui.video.cancel.addEventListener('click', () => {
+    cancelClicked = performance.now();
     ui.video.cancel.disabled = true;
     ui.video.status.textContent = 'Cancelling\u2026';
     clipAbort?.abort();

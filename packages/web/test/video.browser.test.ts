@@ -138,9 +138,11 @@ describe('web app: swapping a clip', () => {
     await page.waitForFunction("document.getElementById('video-status').dataset.cancelled === 'true'", undefined, { timeout: 60_000 });
     const stopped = Date.now() - clicked;
     await settled(page, 60_000);
-    console.info(`[clip] cancelled ${stopped} ms after the click`);
-    // It stops between frames: within a frame's detection, not at the end of the clip.
-    expect(stopped).toBeLessThan(5000);
+    const inPage = Number(await page.locator('#video-status').getAttribute('data-cancel-ms'));
+    console.info(`[clip] cancelled ${inPage} ms after the click in the page (${stopped} ms as the test saw it, from the frame ${await page.locator('#video-status').getAttribute('data-frame')} of tracking)`);
+    // It stops between frames (the click is handled when the page yields between steps), not at the end of the clip.
+    expect(inPage).toBeLessThan(2000);
+    expect(Number(await page.locator('#video-status').getAttribute('data-frame'))).toBeLessThan(FRAMES);
     expect(await page.locator('#video-status').textContent()).toBe('Cancelled; nothing was written.');
     expect(await page.locator('#video-download').isVisible()).toBe(false);
     expect(await page.locator('#message').isVisible()).toBe(false);
