@@ -52,7 +52,7 @@ async function settled(page: Page, timeout = 280_000): Promise<void> {
 }
 
 /** The app on wasm with the tiny checkpoint (by URL), the source photo and the clip picked. */
-async function readyPage(init?: string): Promise<Page> {
+async function readyPage(init?: string, how: 'pick' | 'drop' = 'pick'): Promise<Page> {
   const page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 1000 } })).newPage();
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   page.on('console', (m) => {
@@ -64,7 +64,18 @@ async function readyPage(init?: string): Promise<Page> {
   if (init) return page;
   await page.setInputFiles('#source-file', SOURCE);
   await settled(page, 120_000);
-  await page.setInputFiles('#video-file', clip);
+  if (how === 'pick') await page.setInputFiles('#video-file', clip);
+  else {
+    // Dropped, as dragging it from the desktop does.
+    const b64 = (await readFile(clip)).toString('base64');
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      const bytes = Uint8Array.from(atob(${JSON.stringify(b64)}), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], ${JSON.stringify(path.basename(clip))}, { type: 'video/mp4' }));
+      return dt;
+    })()`);
+    await page.dispatchEvent('#video-drop', 'drop', { dataTransfer });
+  }
   await expect.poll(() => page.locator('#video-swap').isEnabled()).toBe(true);
   return page;
 }
@@ -129,8 +140,9 @@ describe('web app: swapping a clip', () => {
     expect(gap).toBeLessThan(5000);
   }, 400_000);
 
-  it('Cancel stops the swap between frames and offers no download', async () => {
-    const page = await readyPage();
+  it('takes a dropped clip; Cancel stops the swap between frames and offers no download', async () => {
+    const page = await readyPage(undefined, 'drop');
+    expect(await page.locator('#video-name').textContent()).toMatch(/^panned\.mp4 \(/);
     await page.click('#video-swap');
     await page.waitForFunction("Number(document.getElementById('video-status').dataset.frame ?? 0) >= 2", undefined, { timeout: 120_000 });
     const clicked = Date.now();
