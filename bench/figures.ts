@@ -7,6 +7,7 @@ import { benchIdentity, type IdentityResult } from './identity.js';
 import { benchAeiForward256, type AeiForwardResult } from './models.js';
 import type { Clock } from './timing.js';
 import { benchAei256TrainStep, benchAeiTinyTrainStep } from './train.js';
+import { benchVideoSwap, type VideoSwapResult } from './video.js';
 
 export interface FigureOptions {
   runs: number;
@@ -20,9 +21,10 @@ export interface FigureValues {
   identity?: IdentityResult[];
   aeiTinyTrainStepMs?: number;
   aei256TrainStepMs?: number;
+  videoSwapFps?: VideoSwapResult[];
 }
 
-export const FIGURE_NAMES = ['conv', 'aeiForward256Ms', 'identity', 'aeiTinyTrainStepMs', 'aei256TrainStepMs'] as const;
+export const FIGURE_NAMES = ['conv', 'aeiForward256Ms', 'identity', 'aeiTinyTrainStepMs', 'aei256TrainStepMs', 'videoSwapFps'] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
 type Progress = (figure: string, value: unknown) => void;
@@ -56,5 +58,10 @@ export const FIGURES: Record<FigureName, (o: FigureOptions, progress: Progress) 
     const ms = await benchAei256TrainStep({ warmup: 1, runs: Math.min(3, o.runs), clock: o.clock });
     progress('aei256TrainStepMs', ms);
     return { aei256TrainStepMs: ms };
+  },
+  videoSwapFps: async (o, progress) => {
+    const videoSwapFps = await benchVideoSwap({ frames: o.runs < 3 ? 6 : 20 });
+    progress('videoSwapFps', videoSwapFps);
+    return { videoSwapFps };
   },
 };

@@ -77,6 +77,7 @@ runCli(async () => {
     aeiTinyTrainStepMs: values.aeiTinyTrainStepMs ?? null,
     aei256TrainStepMs: values.aei256TrainStepMs ?? null,
     identity: values.identity ?? null,
+    videoSwapFps: values.videoSwapFps ?? null,
     ...(Object.keys(notMeasured).length ? { notMeasured } : {}),
   };
   if (argv.json) {
@@ -90,6 +91,10 @@ runCli(async () => {
   console.log(`AEI-Net forward, 256², batch 1, c_id 128: ${ms(report.aeiForward256Ms, 'aeiForward256Ms')}${halves}; PyTorch, 1 core: 1300 ms`);
   console.log(`AEI train step, aei-tiny (64², width ¼, batch 4, G + D + identity): ${ms(report.aeiTinyTrainStepMs, 'aeiTinyTrainStepMs')}; PyTorch, 1 core: ~170 ms`);
   if (figures.includes('aei256TrainStepMs')) console.log(`AEI train step, paper preset (256², batch 2, G + D + identity): ${ms(report.aei256TrainStepMs, 'aei256TrainStepMs')}`);
+  if (report.videoSwapFps) {
+    console.log('yarn swap --video (192×144 clip; ms per frame by stage, both passes; decode is read twice):');
+    console.table(report.videoSwapFps.map((r) => ({ model: r.model, 'detect every': r.detectEvery, frames: r.frames, fps: r.fps, ...r.msPerFrame })));
+  }
   if (report.identity) console.table(report.identity.map((r) => ({ 'identity encoder': r.name, 'ms/image fwd+input grad': r.msPerImage, 'ms/image fwd': r.forwardMsPerImage })));
 });
 

@@ -33,3 +33,14 @@ export { loadExperiment, experimentSchema, variantOverrides, hearOverrides, step
 export type { Experiment, Variant, BaselineMethod } from './experiments/experiment.js';
 export { runExperiment, writeResults, collectResults, resultsTable, learningChecks, resultsDirOf, lossSummary, sameImageReconstruction, LOSS_WINDOW, RESULT_FILE } from './experiments/runner.js';
 export type { VariantResult, ExperimentRunOptions, ExperimentRunSummary } from './experiments/runner.js';
+
+// Video: `yarn swap --video` and `yarn eval --videos` (ffmpeg from npm, face tracks, smoothing, the MP4 mark).
+export { swapVideo, videoMark } from './video/swap_video.js';
+export type { VideoSwapOptions, VideoSwapReport, StageSeconds } from './video/swap_video.js';
+export { probeVideo, decodeFrames, encodeFrames, videoTools } from './video/ffmpeg.js';
+export type { VideoInfo } from './video/ffmpeg.js';
+export { inspectMark } from './video/inspect.js';
+export { extractVideoFrames, videoStability, evenlySpaced, listVideos, VIDEO_EXTENSIONS } from './video/video_eval.js';
+export type { VideoFrames, VideoStabilityResult } from './video/video_eval.js';
+export { TemporalStabilityMeter } from './metrics/temporal.js';
+export type { TemporalStability } from './metrics/temporal.js';

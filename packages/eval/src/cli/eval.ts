@@ -8,10 +8,11 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, checkpointFaceInput, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, decodeImage, readCheckpoint, type FaceAlignment, type FaceInput, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, checkpointFaceInput, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, decodeImage, loadFaceDetector, readCheckpoint, type FaceDetector, type FaceAlignment, type FaceInput, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
 import { datasetAlignment, findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { DEFAULT_ID_NETWORK, EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, sameNetworkWarning, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
-import { datasetPairs, readPairsCsv } from '../metrics/pairs.js';
+import { datasetPairs, readPairsCsv, type EvalPair } from '../metrics/pairs.js';
+import { extractVideoFrames, videoStability, type VideoFrames, type VideoStabilityResult } from '../video/video_eval.js';
 import { loadAEI, loadHEAR } from '../swap/swapper.js';
 import { formatSummary, writeReport } from '../report/report.js';
 
@@ -30,12 +31,20 @@ runCli(async () => {
     .option('id-network', { choices: IDENTITY_ENCODERS, describe: `identity network of ID retrieval and similarity, different from the training one (default ${DEFAULT_ID_NETWORK}; e.g. iresnet100 with a CosFace backbone.pth)` })
     .option('id-weights', { type: 'string', describe: 'weights (.pth/safetensors) of an InsightFace --id-network' })
     .option('resolution', { type: 'number', describe: 'side all images are resized to before measuring (default: the model\'s, 256 for baselines)' })
+    .option('videos', { type: 'string', describe: "a folder of videos: the FF++ protocol (--frames-per-video evenly spaced frames each, sources from the next video), plus the swap's temporal stability" })
+    .option('frames-per-video', { type: 'number', default: 10, describe: 'with --videos: frames taken from each video (the paper: 10)' })
+    .option('stability-frames', { type: 'number', default: 8, describe: 'with --videos and --method model: consecutive frames per video for the temporal stability figure (0: none)' })
     .option('align', { choices: FACE_ALIGNMENTS, describe: "how the images are aligned (default: the checkpoint's, else the dataset's, else ffhq); the identity networks crop accordingly" })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
     .conflicts('pairs', 'dataset')
+    .conflicts('videos', ['pairs', 'dataset'])
     .check((a) => {
-      if (!a.pairs && !a.dataset) throw new Error('give --pairs <csv> or --dataset <dir>');
+      if (!a.pairs && !a.dataset && !a.videos) throw new Error('give --pairs <csv>, --dataset <dir> or --videos <dir>');
+      const framesPerVideo = Number(a.framesPerVideo);
+      const stabilityFrames = Number(a.stabilityFrames);
+      if (!(Number.isInteger(framesPerVideo) && framesPerVideo >= 1)) throw new Error(`--frames-per-video ${a.framesPerVideo}: give a whole number of frames, 1 or more (the paper: 10)`);
+      if (!(Number.isInteger(stabilityFrames) && stabilityFrames >= 0)) throw new Error(`--stability-frames ${a.stabilityFrames}: give a whole number of consecutive frames, or 0 for none`);
       if (a.hear && a.method !== 'model') throw new Error('--hear refines the model\'s swaps; it needs --method model and --checkpoint');
       if (a.method === 'model' && !a.checkpoint) throw new Error('--method model needs --checkpoint runs/<name> (or use --method target|source for the baselines)');
       if (a.resolution !== undefined && !(Number.isInteger(a.resolution) && a.resolution >= 32)) throw new Error(`--resolution ${a.resolution}: give an integer of at least 32`);
@@ -45,7 +54,7 @@ runCli(async () => {
     .fail(usageFailure)
     .parse();
   await selectBackend(argv.backend);
-  const pairs = argv.pairs ? await readPairsCsv(argv.pairs) : await datasetPairs(argv.dataset!, argv.seed);
+  let pairs: EvalPair[] = argv.pairs ? await readPairsCsv(argv.pairs) : argv.dataset ? await datasetPairs(argv.dataset, argv.seed) : [];
   let swap: SwapFn | undefined;
   let resolution = argv.resolution ?? 256;
   const cleanup: (() => void)[] = [];
@@ -84,6 +93,13 @@ runCli(async () => {
       const warning = sameNetworkWarning(encoderName, encoderWeights, metrics.idNetwork, argv.idWeights);
       if (warning) process.stderr.write(warning + '\n');
     }
+    let frames: VideoFrames | null = null;
+    let detector: FaceDetector | null = null;
+    if (argv.videos) {
+      detector = await loadFaceDetector();
+      frames = await extractVideoFrames({ videos: argv.videos, framesPerVideo: argv.framesPerVideo, out: path.join(argv.out, 'frames'), size: resolution, align, detector, log: (l) => process.stderr.write(l + '\n') });
+      pairs = frames.pairs;
+    }
     const bar = new ProgressBar({ total: pairs.length, label: 'eval' });
     const result = await evaluatePairs(pairs, {
       method: argv.method,
@@ -99,8 +115,15 @@ runCli(async () => {
       if (!images.has(f)) images.set(f, decodeImage(f, { resize: resolution }));
       return images.get(f)!;
     };
-    await writeReport(argv.out, result, load, { idNetwork: metrics.idNetwork, idWeights: argv.idWeights ?? null, checkpoint: checkpointDir ?? null, hearCheckpoint: hearDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
-    process.stdout.write(formatSummary(result.summary) + `\n\nwrote ${path.join(argv.out, 'report.csv')}, report.json, sheet.png, sheet.json\n`);
+    let temporal: VideoStabilityResult | null = null;
+    if (frames && detector && swap && argv.stabilityFrames > 0) {
+      temporal = await videoStability({ videos: frames.videos, frames: argv.stabilityFrames, size: resolution, align, detector, swap });
+    }
+    await writeReport(argv.out, result, load, { videos: argv.videos ?? null, framesPerVideo: argv.videos ? argv.framesPerVideo : null, temporal, idNetwork: metrics.idNetwork, idWeights: argv.idWeights ?? null, checkpoint: checkpointDir ?? null, hearCheckpoint: hearDir ?? null, pairs: argv.pairs ?? null, dataset: argv.dataset ?? null, seed: argv.seed });
+    const temporalLine = temporal
+      ? `\ntemporal stability (${argv.stabilityFrames} consecutive frames per video): frame-to-frame change ${temporal.meanSwapChange.toFixed(2)} (swap) vs ${temporal.meanTargetChange.toFixed(2)} (target), ratio ${temporal.meanRatio.toFixed(2)}`
+      : '';
+    process.stdout.write(formatSummary(result.summary) + temporalLine + `\n\nwrote ${path.join(argv.out, 'report.csv')}, report.json, sheet.png, sheet.json\n`);
   } finally {
     for (const c of cleanup.reverse()) c();
   }

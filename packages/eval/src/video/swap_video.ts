@@ -71,6 +71,45 @@ export interface VideoSwapReport {
   /** Mean frame-to-frame movement of the chosen track's 5 landmarks minus their local mean (jitter), px, raw and smoothed. */
   jitter: { raw: number; smoothed: number };
   seconds: { track: number; swap: number };
+  /** Where the time went, seconds in all (both passes): decoding, detection, landmarks between detections, the swap, encoding. */
+  stages: StageSeconds;
+}
+
+export interface StageSeconds {
+  decode: number;
+  detect: number;
+  landmarks: number;
+  swap: number;
+  encode: number;
+}
+
+/** Accumulates wall time per stage, so that the slow stage of a clip is visible (`yarn bench --figures videoSwapFps`). */
+class StageClock {
+  readonly seconds: StageSeconds = { decode: 0, detect: 0, landmarks: 0, swap: 0, encode: 0 };
+
+  async time<T>(stage: keyof StageSeconds, work: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.seconds[stage] += (performance.now() - t) / 1000;
+    }
+  }
+
+  /** The frames of `frames`, with the time spent waiting for each counted as decoding. */
+  async *frames(frames: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const it = frames[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await this.time('decode', () => it.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // Leaving early ends the decoder too (decodeFrames kills ffmpeg in its finally).
+      await it.return?.();
+    }
+  }
 }
 
 /** The synthetic mark in an MP4's metadata: the same facts as a PNG's tEXt mark. */
@@ -125,22 +164,22 @@ interface TrackPass {
   frames: number;
 }
 
-async function trackFaces(swapper: FaceSwapper, info: VideoInfo, detectEvery: number, bar: ProgressBar | null): Promise<TrackPass> {
+async function trackFaces(swapper: FaceSwapper, info: VideoInfo, detectEvery: number, bar: ProgressBar | null, clock: StageClock): Promise<TrackPass> {
   const tracker = new FaceTracker();
   const detector = swapper.pipeline.detector;
   // The faces of the previous frame, by track id: where the landmark net looks between detections.
   let previous = new Map<number, FrameFace>();
   let k = 0;
-  for await (const data of decodeFrames(info)) {
+  for await (const data of clock.frames(decodeFrames(info))) {
     const frame: RawImage = { width: info.width, height: info.height, channels: 3, data };
     let faces: FrameFace[];
     if (k % detectEvery === 0) {
-      const found = await detector.detect(frame, { detector: 'ssd' });
+      const found = await clock.time('detect', () => detector.detect(frame, { detector: 'ssd' }));
       faces = found.map((f: DetectedFace) => ({ box: f.box, landmarks5: f.landmarks5, landmarks68: f.landmarks68, descriptor: appearanceDescriptor(frame, f.landmarks5) }));
     } else {
       faces = [];
       for (const prior of previous.values()) {
-        const r = await detector.landmarksInBox(frame, prior.box);
+        const r = await clock.time('landmarks', () => detector.landmarksInBox(frame, prior.box));
         if (!r) continue;
         faces.push({ box: followBox(prior.box, prior.landmarks68, r.landmarks68), landmarks5: r.landmarks5, landmarks68: r.landmarks68, descriptor: appearanceDescriptor(frame, r.landmarks5) });
       }
@@ -230,7 +269,8 @@ export async function swapVideo(o: VideoSwapOptions, swapper: FaceSwapper): Prom
 
   const t0 = performance.now();
   const trackBar = bar('tracking');
-  const pass = await trackFaces(swapper, info, detectEvery, trackBar);
+  const clock = new StageClock();
+  const pass = await trackFaces(swapper, info, detectEvery, trackBar, clock);
   trackBar?.done();
   const chosen = chooseTrack(pass.tracks, o.track ?? 'auto');
   await writeFileAtomic(tracksFile, JSON.stringify(tracksDocument(info, pass, chosen), null, 2) + '\n');
@@ -261,25 +301,25 @@ export async function swapVideo(o: VideoSwapOptions, swapper: FaceSwapper): Prom
   const t1 = performance.now();
   const swapBar = bar('swap');
   try {
-    for await (const data of decodeFrames(info)) {
+    for await (const data of clock.frames(decodeFrames(info))) {
       const frame: RawImage = { width: info.width, height: info.height, channels: 3, data };
       const five = landmarks.five[k];
       if (five) {
         const face: DetectedFace = { box: boxOf(five), score: 1, detector: 'ssd', landmarks5: five, landmarks68: landmarks.sixtyEight[k] ?? [] };
-        const r = await swapper.pipeline.swapFace(zId, frame, face);
+        const r = await clock.time('swap', () => swapper.pipeline.swapFace(zId, frame, face));
         meter.add(r.crop, r.swapped, r.mask);
-        await encoder.write(r.image.data);
+        await clock.time('encode', () => encoder.write(r.image.data));
         swapped++;
       } else {
         meter.gap();
-        await encoder.write(data);
+        await clock.time('encode', () => encoder.write(data));
         lost++;
       }
       k++;
       swapBar?.update(k, { swapped, lost });
     }
     if (k !== pass.frames) throw new Error(`${o.video}: the second read gave ${k} frames, the first ${pass.frames}; is the file being written to?`);
-    await encoder.close();
+    await clock.time('encode', () => encoder.close());
     await rename(partial, o.out);
   } catch (e) {
     encoder.abort();
@@ -303,6 +343,7 @@ export async function swapVideo(o: VideoSwapOptions, swapper: FaceSwapper): Prom
     stability: meter.result(),
     jitter: { raw: jitterOf(landmarks.raw), smoothed: jitterOf(landmarks.five) },
     seconds: { track: tTrack, swap: (performance.now() - t1) / 1000 },
+    stages: clock.seconds,
   };
   log(
     `[swap] ${o.out}: ${swapped} of ${k} frames swapped, ${lost} passed through (face not found); ` +

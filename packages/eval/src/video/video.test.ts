@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,8 @@ import { FaceSwapper } from '../swap/swapper.js';
 import { decodeFrames, encodeFrames, probeVideo, videoTools } from './ffmpeg.js';
 import { inspectMark } from './inspect.js';
 import { swapVideo, type VideoSwapReport } from './swap_video.js';
-import { crossingClip, facelessClip, pannedClip, rotatedClip, SOURCE, variableRateClip } from './test_utils/clips.js';
+import { crossingClip, FACE_B, facelessClip, pannedClip, rotatedClip, slidingClip, SOURCE, variableRateClip } from './test_utils/clips.js';
+import { evenlySpaced } from './video_eval.js';
 
 let root: string;
 let swapper: FaceSwapper;
@@ -206,4 +207,47 @@ describe('bad video inputs: one line, nothing written under the output name', ()
       expect(readdirSync(root).filter((n) => n.includes('.partial-'))).toEqual([]);
     });
   }
+});
+
+describe('yarn eval --videos: the FF++ protocol on video frames', () => {
+  it('takes evenly spaced frames, the first and the last included', () => {
+    expect(evenlySpaced(20, 4)).toEqual([0, 6, 13, 19]);
+    expect(evenlySpaced(300, 10)).toEqual([0, 33, 66, 100, 133, 166, 199, 233, 266, 299]);
+    expect(evenlySpaced(3, 10)).toEqual([0, 1, 2]);
+    expect(evenlySpaced(9, 1)).toEqual([4]);
+  });
+
+  it('runs as a command: pairs across videos feed the metrics, and the temporal stability is in the report', async () => {
+    const videos = clip('videos');
+    await mkdir(videos, { recursive: true });
+    await copyFile(clip('panned.mp4'), path.join(videos, 'a.mp4'));
+    slidingClip(FACE_B, path.join(videos, 'b.mp4'));
+    const out = clip('eval-videos');
+    const r = spawnSync('yarn', ['-s', 'eval', '--method', 'model', '--checkpoint', clip('aei'), '--videos', videos, '--frames-per-video', '3', '--stability-frames', '4', '--out', out, '--backend', 'wasm'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FACESHIFTER_BACKEND: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/temporal stability \(4 consecutive frames per video\): frame-to-frame change \d+\.\d+ \(swap\) vs \d+\.\d+ \(target\)/);
+    const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as {
+      framesPerVideo: number;
+      summary: { pairs: number };
+      temporal: { perVideo: { file: string; stability: { swapChange: number; targetChange: number } }[] };
+    };
+    expect(report.framesPerVideo).toBe(3);
+    expect(report.summary.pairs).toBe(6);
+    expect(report.temporal.perVideo.map((v) => path.basename(v.file))).toEqual(['a.mp4', 'b.mp4']);
+    for (const v of report.temporal.perVideo) {
+      expect(v.stability.targetChange).toBeGreaterThan(0);
+      expect(Number.isFinite(v.stability.swapChange)).toBe(true);
+    }
+    // Targets are the frames of one video, sources the frames at the same place in the next.
+    const csv = (await readFile(path.join(out, 'report.csv'), 'utf8')).trim().split('\n');
+    expect(csv).toHaveLength(7);
+    expect(readdirSync(path.join(out, 'frames', 'a'))).toEqual(['000000.png', '000010.png', '000019.png']);
+  });
+
+  it('a folder with fewer than two videos is one line', () => {
+    const r = spawnSync('yarn', ['-s', 'eval', '--method', 'target', '--videos', path.join(REPO, 'configs'), '--out', clip('eval-none'), '--backend', 'wasm'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FACESHIFTER_BACKEND: '' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/configs: 0 video\(s\) .*needs at least 2/);
+    expect(existsSync(clip('eval-none'))).toBe(false);
+  });
 });

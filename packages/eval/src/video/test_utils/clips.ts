@@ -57,3 +57,12 @@ export function rotatedClip(from: string, out: string): void {
 export function variableRateClip(from: string, out: string): void {
   ffmpeg(['-i', from, '-vf', "setpts='if(lt(N,10),N/25,(N+5)/25)/TB'", '-vsync', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-an', out]);
 }
+
+/** A second person's face sliding slowly across another background: `frames` frames at 25 fps, no audio. */
+export function slidingClip(face: string, out: string, frames = 20): void {
+  ffmpeg([
+    '-f', 'lavfi', '-i', 'color=c=0x908070:s=192x144:r=25:d=2', '-loop', '1', '-i', face,
+    '-filter_complex', "[1]scale=100:100[f];[0][f]overlay=x='40+t*20':y=20:shortest=1",
+    '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
+  ]);
+}
