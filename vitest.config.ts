@@ -29,6 +29,8 @@ const BACKEND_INDEPENDENT = [
   'packages/eval/src/swap/swap.test.ts',
   // Video plumbing (ffmpeg pipes, tracks, rotation, marks) around a pipeline whose numerics are tested elsewhere.
   'packages/eval/src/video/video.test.ts',
+  // The README's commands as subprocesses: what is under test is that each runs to its result.
+  'packages/eval/src/cli/readme_commands.test.ts',
   'packages/eval/src/metrics/metrics.test.ts',
 ];
 

@@ -175,7 +175,15 @@ export async function resolveCheckpointDir(dir: string, log: (line: string) => v
   } catch {
     // reported below
   }
-  throw new Error(exists ? `${dir}: not a checkpoint (no ${META_FILE}); point --checkpoint at a checkpoint directory` : `${dir}: no such checkpoint directory`);
+  if (!exists) throw new Error(`${dir}: no such checkpoint directory`);
+  // A training run's folder (runs/<name>) holds its checkpoints under checkpoints/step-N: name the newest.
+  const steps = await fs.readdir(path.join(dir, 'checkpoints')).catch(() => [] as string[]);
+  const newest = steps.filter((n) => /^step-\d+$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).at(-1);
+  throw new Error(
+    newest
+      ? `${dir}: a training run, not a checkpoint; point --checkpoint at one of its checkpoints, e.g. ${path.join(dir, 'checkpoints', newest)}`
+      : `${dir}: not a checkpoint (no ${META_FILE}); point --checkpoint at a checkpoint directory`,
+  );
 }
 
 async function readBytes(file: string): Promise<Uint8Array> {

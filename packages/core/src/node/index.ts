@@ -8,22 +8,15 @@
  * only adapters over the same code, and one package keeps one version for both. Code under src/node/ is the only
  * code that may import Node built-ins or native modules; the browser bundle test enforces that for the rest.
  */
-import { installPlatform } from '../platform.js';
-import { nodeModelFiles } from './package_files.js';
-import { readWeightsFile } from './weights_file_fs.js';
+import { installNodePlatform } from './node_platform.js';
 
-installPlatform({
-  name: 'node',
-  modelFiles: nodeModelFiles,
-  readWeightsFile,
-  // face-api's Node build that takes this project's @tensorflow/tfjs as an external require (see faces/detector.ts).
-  faceApi: () => import('@vladmandic/face-api/dist/face-api.node-wasm.js'),
-});
+installNodePlatform();
 
 export * from '../index.js';
 
 // Command-line plumbing shared by the packages' commands.
 export { runCli, usageFailure } from './cli/run_cli.js';
+export { installNodePlatform } from './node_platform.js';
 
 // Crash-safe file and directory writes (checkpoints, outputs), and the fault injection that tests them.
 export { writeFileAtomic, writeDirectoryAtomic, writeStagedFile, findInterruptedDirectories, COMPLETE_MARKER } from './atomic_fs.js';

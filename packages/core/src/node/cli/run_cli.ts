@@ -1,8 +1,11 @@
+import { installNodePlatform } from '../node_platform.js';
+
 /**
- * Runs a command's main function and turns any error into one line on stderr and exit code 1.
+ * Runs a command's main function, with Node's platform adapters installed (every entry point needs them), and turns any error into one line on stderr and exit code 1.
  * Without this, an uncaught error inside a wasm-backed call makes Emscripten print its whole module source.
  */
 export function runCli(main: () => Promise<void>): void {
+  installNodePlatform();
   main().then(
     () => process.exit(0),
     (e: unknown) => {
