@@ -91,6 +91,7 @@ function rational(r: string | undefined): number {
 interface ProbeStream {
   codec_type: string;
   codec_name?: string;
+  codec_tag_string?: string;
   width?: number;
   height?: number;
   r_frame_rate?: string;
@@ -113,6 +114,11 @@ export function probeVideo(file: string): VideoInfo {
   const streams = doc.streams ?? [];
   const v = streams.find((s) => s.codec_type === 'video' && s.width && s.height);
   if (!v) throw new Error(`${file}: has no video stream (${streams.map((s) => s.codec_type).join(', ') || 'no streams'}); pass a video clip`);
+  // A stream ffprobe can place but not name is one this ffmpeg has no decoder for (e.g. a new or proprietary codec).
+  if (!v.codec_name || v.codec_name === 'unknown' || v.codec_name === 'none') {
+    const tag = v.codec_tag_string;
+    throw new Error(`${file}: its video codec${tag ? ` (${tag})` : ''} is one this ffmpeg cannot decode; re-encode it to H.264 (ffmpeg -i in -c:v libx264 out.mp4), or point FFMPEG_PATH/FFPROBE_PATH at an ffmpeg built with it`);
+  }
   const rotationTag = Number(v.tags?.rotate ?? NaN);
   const sideRotation = v.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
   // The bundled ffmpeg writes `rotate=R` as a display matrix that ffprobe reports as R (mod 360): the two are the

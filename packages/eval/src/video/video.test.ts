@@ -188,6 +188,12 @@ describe('bad video inputs: one line, nothing written under the output name', ()
       return clip('truncated.mp4');
     }, /truncated\.mp4: (the video breaks off at frame \d+ of \d+|not a video ffprobe can read)/],
     ['a clip with no face', async () => clip('faceless.mp4'), /no face found in any frame of the clip/],
+    ['a codec this ffmpeg lacks', async () => {
+      // The H.264 sample entry renamed to a fourcc no decoder knows: the container parses, the stream cannot decode.
+      const bytes = await readFile(clip('panned.mp4'));
+      await writeFile(clip('nocodec.mp4'), Buffer.from(bytes.toString('latin1').replaceAll('avc1', 'zzzz'), 'latin1'));
+      return clip('nocodec.mp4');
+    }, /nocodec\.mp4: its video codec \(zzzz\) is one this ffmpeg cannot decode; re-encode it to H\.264/],
     ['a 0-byte file', async () => {
       await writeFile(clip('empty.mp4'), '');
       return clip('empty.mp4');
