@@ -1,5 +1,5 @@
 import readme from '../../../README.md?raw';
-import { expectIdentityWeights, expectReferenceNetwork, formatSummary, type RawImage, type SafetensorsFile } from '@faceshifter/core';
+import { expectIdentityWeights, expectReferenceNetwork, formatSummary, isFaceAlignment, type RawImage, type SafetensorsFile } from '@faceshifter/core';
 import { checkpointFromFolder, checkpointFromUrl, type CheckpointPick } from './checkpoint.js';
 import { decodePhoto, type RgbImage } from './photo.js';
 import {
@@ -58,6 +58,8 @@ const ui = {
   runConfig: $('run-config'),
   backend: $<HTMLSelectElement>('backend'),
   detector: $<HTMLSelectElement>('detector'),
+  align: $<HTMLSelectElement>('align'),
+  alignNote: $('align-note'),
   backendUsed: $('backend-used'),
   swap: $<HTMLButtonElement>('swap'),
   download: $<HTMLAnchorElement>('download'),
@@ -173,7 +175,23 @@ function describeOpened(title: string, opened: OpenedNetwork<unknown>): string {
   return `${title} ${opened.label} (${opened.config.resolution} px, ${opened.step === null ? 'reference layout' : `step ${opened.step}`})`;
 }
 
+/**
+ * The alignment line: which one swaps use, and one warning when it is not the model's own (as `yarn swap --align`
+ * warns): a model sees faces cropped as it was trained, and another crop gives a worse swap.
+ */
+function renderAlignment(): void {
+  const chosen = ui.align.value;
+  session.setAlignment(isFaceAlignment(chosen) ? chosen : null);
+  const own = session.aei?.faces.align;
+  ui.alignNote.textContent = !own
+    ? ''
+    : isFaceAlignment(chosen) && chosen !== own
+      ? `aligning faces as ${chosen}, but the model was trained on ${own} crops: expect a worse swap`
+      : `faces aligned as ${own}, as the model was trained`;
+}
+
 function renderSummary(): void {
+  renderAlignment();
   const aei = session.aei;
   ui.summary.hidden = !aei;
   if (!aei) return;
@@ -693,6 +711,8 @@ function main(): void {
   const backend = params.get('backend') ?? 'auto';
   ui.backend.value = (BACKEND_CHOICES as readonly string[]).includes(backend) ? backend : 'auto';
   if (params.get('detector') === 'tiny') ui.detector.value = 'tiny';
+  const align = params.get('align');
+  if (align && isFaceAlignment(align)) ui.align.value = align;
 
   ui.checkpointFolder.addEventListener('change', () => {
     const files = [...(ui.checkpointFolder.files ?? [])];
@@ -714,6 +734,10 @@ function main(): void {
   });
   ui.backend.addEventListener('change', () => void run('Switching the backend', () => useBackend(ui.backend.value as BackendChoice)));
   ui.detector.addEventListener('change', () => void run('Finding faces', () => analysePhotos()));
+  ui.align.addEventListener('change', () => {
+    renderAlignment();
+    clearResult();
+  });
   ui.swap.addEventListener('click', () => void run('Swapping', swap));
   wirePhoto('source');
   wirePhoto('target');

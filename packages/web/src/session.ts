@@ -16,6 +16,7 @@ import {
   swapMark,
   urlModelFiles,
   type AEINet,
+  type FaceAlignment,
   type FaceDetector,
   type FaceInput,
   type HEARNet,
@@ -65,6 +66,8 @@ export type OpenedAEI = OpenedNetwork<AEINet> & {
   faces: FaceInput;
   /** For the reference's files: the identity network built from the picked weights (owned, disposed with it). */
   encoder: IdentityEncoder | null;
+  /** For the reference's files: those weights, to build the identity network for another alignment. */
+  identityWeights: SafetensorsFile | null;
 };
 
 /** A parsed weights file and the name of the file it came from. */
@@ -103,7 +106,11 @@ export class SwapSession {
   private encoders = new Map<string, Promise<IdentityEncoder>>();
   aei: OpenedAEI | null = null;
   hear: OpenedNetwork<HEARNet> | null = null;
-  private pipelineCache: { pipeline: FaceSwapPipeline; aei: OpenedAEI; hear: OpenedNetwork<HEARNet> | null; detectorKind: DetectorKind } | null = null;
+  private pipelineCache: { pipeline: FaceSwapPipeline; aei: OpenedAEI; hear: OpenedNetwork<HEARNet> | null; detectorKind: DetectorKind; align: FaceAlignment } | null = null;
+  /** The alignment chosen on the page instead of the model's own (`--align` of `yarn swap`); null: the model's. */
+  private alignOverride: FaceAlignment | null = null;
+  /** The reference identity network rebuilt for an overriding alignment (one at a time; freed when replaced). */
+  private overrideEncoder: { aei: OpenedAEI; align: FaceAlignment; encoder: Promise<IdentityEncoder> } | null = null;
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -162,6 +169,7 @@ export class SwapSession {
         identity,
         faces,
         encoder: null,
+        identityWeights: null,
         dispose: loaded.dispose,
       };
       return this.aei;
@@ -229,9 +237,11 @@ export class SwapSession {
         identity: { name, from: identityWeights.label },
         faces: g.faces,
         encoder: owned,
+        identityWeights: identityWeights.file,
         dispose: () => {
           g.aei.dispose();
           owned.dispose();
+          this.disposeOverrideEncoder();
         },
       };
       return this.aei;
@@ -269,24 +279,55 @@ export class SwapSession {
     this.hear = null;
   }
 
-  /** The pipeline of the networks open now (rebuilt when they or the detector kind change). */
+  /** Aligns faces as `align` instead of as the model was trained (null: the model's own alignment). */
+  setAlignment(align: FaceAlignment | null): void {
+    this.alignOverride = align;
+  }
+
+  /** The alignment and channel order swaps use now: the model's, with the page's alignment if one is chosen. */
+  faces(): FaceInput | null {
+    if (!this.aei) return null;
+    return this.alignOverride ? { ...this.aei.faces, align: this.alignOverride } : this.aei.faces;
+  }
+
+  /** The identity network for crops in `faces.align`: the model's own, or one built for the chosen alignment. */
+  private identityFor(aei: OpenedAEI, faces: FaceInput): Promise<IdentityEncoder> {
+    if (!aei.encoder) return this.identityEncoder(aei.identity.name, faces);
+    if (faces.align === aei.faces.align || !aei.identityWeights) return Promise.resolve(aei.encoder);
+    if (this.overrideEncoder?.aei !== aei || this.overrideEncoder.align !== faces.align) {
+      this.disposeOverrideEncoder();
+      const encoder = loadIdentityEncoder(aei.identity.name, { weights: aei.identityWeights, input: faces.align, weightsOption: WEB_REFERENCE_NAMES.identity });
+      this.overrideEncoder = { aei, align: faces.align, encoder };
+    }
+    return this.overrideEncoder.encoder;
+  }
+
+  private disposeOverrideEncoder(): void {
+    void this.overrideEncoder?.encoder.then((e) => e.dispose(), () => {});
+    this.overrideEncoder = null;
+  }
+
+  /** The pipeline of the networks open now (rebuilt when they, the detector kind or the alignment change). */
   async pipeline(detectorKind: DetectorKind): Promise<FaceSwapPipeline> {
     if (!this.aei) throw new Error('Open an AEI-Net checkpoint first (a run folder, or one of its checkpoints).');
     const aei = this.aei;
-    if (this.pipelineCache?.aei !== aei || this.pipelineCache.hear !== this.hear || this.pipelineCache.detectorKind !== detectorKind) {
-      const [detector, identity] = await Promise.all([this.faceDetector(), aei.encoder ? Promise.resolve(aei.encoder) : this.identityEncoder(aei.identity.name, aei.faces)]);
+    const faces = this.faces()!;
+    const cache = this.pipelineCache;
+    if (cache?.aei !== aei || cache.hear !== this.hear || cache.detectorKind !== detectorKind || cache.align !== faces.align) {
+      const [detector, identity] = await Promise.all([this.faceDetector(), this.identityFor(aei, faces)]);
       const pipeline = new FaceSwapPipeline({
         aei: aei.network,
         ...(this.hear ? { hear: this.hear.network } : {}),
         identity,
-        faces: aei.faces,
+        faces,
         detector,
         detectorKind,
         log: this.log,
       });
-      this.pipelineCache = { pipeline, aei, hear: this.hear, detectorKind };
+      this.pipelineCache = { pipeline, aei, hear: this.hear, detectorKind, align: faces.align };
+      return pipeline;
     }
-    return this.pipelineCache.pipeline;
+    return cache.pipeline;
   }
 
   /** Detects a photo's faces (left to right). Models load on first use. */

@@ -18,6 +18,7 @@ import {
   packageFile,
   readPngText,
   type AnalysedPhoto,
+  type FaceAlignment,
   type FaceDetector,
   type IdentityEncoder,
   type LoadedCheckpoint,
@@ -129,8 +130,11 @@ async function download(page: Page): Promise<Uint8Array> {
 }
 
 /** The Node swap of the same photos: FaceSwapPipeline, as `yarn swap` runs it. */
-async function nodeSwap(withHear: boolean): Promise<{ image: RawImage; target: AnalysedPhoto }> {
-  const pipeline = new FaceSwapPipeline({ aei: aei.networks.aei as AEINet, hear: withHear ? (hear.networks.hearnet as HEARNet) : null, identity, detector });
+async function nodeSwap(withHear: boolean, align?: FaceAlignment): Promise<{ image: RawImage; target: AnalysedPhoto }> {
+  // Another alignment takes the identity encoder made for crops in it, as the page (and `yarn swap --align`) does.
+  const encoder = align ? await loadIdentityEncoder('face-api-recognition-centred', { input: align }) : identity;
+  const faces = align ? { align, channels: 'rgb' as const } : undefined;
+  const pipeline = new FaceSwapPipeline({ aei: aei.networks.aei as AEINet, hear: withHear ? (hear.networks.hearnet as HEARNet) : null, identity: encoder, detector, ...(faces ? { faces } : {}) });
   const source = await pipeline.analyse(SOURCE, await decodeImage(SOURCE));
   const target = await pipeline.analyse(TARGET, await decodeImage(TARGET));
   const zId = pipeline.sourceIdentity(source);
@@ -138,6 +142,7 @@ async function nodeSwap(withHear: boolean): Promise<{ image: RawImage; target: A
     return { image: (await pipeline.swap(zId, target)).image, target };
   } finally {
     zId.dispose();
+    if (encoder !== identity) encoder.dispose();
   }
 }
 
@@ -226,6 +231,22 @@ describe('the web app, in chromium', () => {
     const diff = maxAbsDiff(result, node.image);
     console.info(`[browser vs Node, AEI-Net, wasm] max abs pixel difference: ${diff}/255`);
     expect(diff).toBeLessThanOrEqual(2);
+  });
+
+  it('aligns faces another way when chosen, warning once, and matches yarn swap --align on the same photos', async () => {
+    expect(await text(page, '#align-note')).toBe('faces aligned as ffhq, as the model was trained');
+    await page.selectOption('#align', 'reference');
+    expect(await text(page, '#align-note')).toBe('aligning faces as reference, but the model was trained on ffhq crops: expect a worse swap');
+    await page.click('#swap');
+    await settled(page);
+    expect(await message(page)).toBe('');
+    const result = decodePng(await download(page), 'downloaded PNG');
+    expect(result.data).not.toEqual(decodePng(browserSwaps[0]!, 'first swap').data);
+    const diff = maxAbsDiff(result, (await nodeSwap(false, 'reference')).image);
+    console.info(`[browser vs Node, --align reference, wasm] max abs pixel difference: ${diff}/255`);
+    expect(diff).toBeLessThanOrEqual(2);
+    await page.selectOption('#align', '');
+    expect(await text(page, '#align-note')).toBe('faces aligned as ffhq, as the model was trained');
   });
 
   it('refines with HEAR-Net when its checkpoint is opened too, matching Node within 2/255', async () => {
