@@ -91,6 +91,8 @@ export { OneEuroFilter, DEFAULT_ONE_EURO } from './video/one_euro.js';
 export type { OneEuroParams } from './video/one_euro.js';
 export { FaceTracker, DEFAULT_TRACKER, appearanceDescriptor, chooseTrack, iou } from './video/face_tracker.js';
 export type { Box, FrameFace, FaceTrack, TrackerOptions } from './video/face_tracker.js';
+export { ClipFaceTracker, smoothTrackLandmarks, boxOf, followBox } from './video/clip_faces.js';
+export type { ClipFaceTrackerOptions, SmoothedLandmarks } from './video/clip_faces.js';
 
 // Swapping whole photos (the same pipeline for `yarn swap` and the web app) and the synthetic-image mark.
 export { FaceSwapPipeline, checkLandmarksInside } from './swap/face_swap_pipeline.js';

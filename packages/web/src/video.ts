@@ -1,15 +1,12 @@
 import {
-  appearanceDescriptor,
+  boxOf,
   chooseTrack,
+  ClipFaceTracker,
   DEFAULT_ONE_EURO,
-  FaceTracker,
-  OneEuroFilter,
+  smoothTrackLandmarks,
   type DetectedFace,
   type FaceSwapPipeline,
   type FaceTrack,
-  type FrameFace,
-  type Landmarks5,
-  type Point,
   type RawImage,
 } from '@faceshifter/core';
 import type * as tf from '@tensorflow/tfjs';
@@ -123,24 +120,6 @@ function abortError(): DOMException {
   return new DOMException('The clip swap was cancelled', 'AbortError');
 }
 
-function boxOf(points: readonly Point[]): FrameFace['box'] {
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const x = Math.min(...xs);
-  const y = Math.min(...ys);
-  return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
-}
-
-/** The detector's box moved and scaled with the landmarks (as swap_video.ts's followBox). */
-function followBox(previous: FrameFace['box'], before: readonly Point[], after: readonly Point[]): FrameFace['box'] {
-  const a = boxOf(before);
-  const b = boxOf(after);
-  const s = a.width > 0 ? b.width / a.width : 1;
-  const cx = previous.x + previous.width / 2 + (b.x + b.width / 2 - (a.x + a.width / 2));
-  const cy = previous.y + previous.height / 2 + (b.y + b.height / 2 - (a.y + a.height / 2));
-  return { x: cx - (previous.width * s) / 2, y: cy - (previous.height * s) / 2, width: previous.width * s, height: previous.height * s };
-}
-
 type Canvas2D = CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
 
 function rgbOf(ctx: Canvas2D, width: number, height: number): RawImage & { channels: 3 } {
@@ -184,11 +163,7 @@ async function openClip(clip: ClipSwapOptions['clip']): Promise<{ input: Input; 
 /** Pass 1: the clip's face tracks (swap_video.ts's trackFaces). */
 async function trackFaces(o: ClipSwapOptions, frames: number): Promise<{ tracks: FaceTrack[]; frames: number }> {
   const { input, track } = await openClip(o.clip);
-  const detector = o.pipeline.detector;
-  const every = o.detectEvery ?? 1;
-  const tracker = new FaceTracker();
-  let previous = new Map<number, FrameFace>();
-  let k = 0;
+  const tracker = new ClipFaceTracker(o.pipeline.detector, { detectEvery: o.detectEvery ?? 1, detectorKind: o.detectorKind });
   try {
     const sink = new CanvasSink(track, { poolSize: 2 });
     for await (const wrapped of sink.canvases()) {
@@ -196,23 +171,8 @@ async function trackFaces(o: ClipSwapOptions, frames: number): Promise<{ tracks:
       const canvas = wrapped.canvas;
       const ctx = canvas.getContext('2d', { willReadFrequently: true }) as Canvas2D | null;
       if (!ctx) throw new Error('no 2D canvas in this browser');
-      const frame = rgbOf(ctx, canvas.width, canvas.height);
-      let faces: FrameFace[];
-      if (k % every === 0) {
-        const found = await detector.detect(frame, { detector: o.detectorKind });
-        faces = found.map((f: DetectedFace) => ({ box: f.box, landmarks5: f.landmarks5, landmarks68: f.landmarks68, descriptor: appearanceDescriptor(frame, f.landmarks5) }));
-      } else {
-        faces = [];
-        for (const prior of previous.values()) {
-          const r = await detector.landmarksInBox(frame, prior.box);
-          if (!r) continue;
-          faces.push({ box: followBox(prior.box, prior.landmarks68, r.landmarks68), landmarks5: r.landmarks5, landmarks68: r.landmarks68, descriptor: appearanceDescriptor(frame, r.landmarks5) });
-        }
-      }
-      const ids = tracker.update(k, faces);
-      previous = new Map(ids.map((id, i) => [id, faces[i]!]));
-      k++;
-      o.onProgress?.({ phase: 'tracking', frame: k, frames });
+      await tracker.next(rgbOf(ctx, canvas.width, canvas.height));
+      o.onProgress?.({ phase: 'tracking', frame: tracker.frames, frames });
       await yieldToPage();
     }
   } catch (e) {
@@ -222,31 +182,7 @@ async function trackFaces(o: ClipSwapOptions, frames: number): Promise<{ tracks:
     input.dispose();
   }
   o.signal?.throwIfAborted();
-  return { tracks: tracker.tracks(), frames: k };
-}
-
-/** The chosen track's smoothed landmarks per frame, or null where it has no face (a gap restarts the filter). */
-function smoothedLandmarks(track: FaceTrack, frames: number, fps: number): { five: (Landmarks5 | null)[]; sixtyEight: (Point[] | null)[] } {
-  const f5 = new OneEuroFilter(DEFAULT_ONE_EURO);
-  const f68 = new OneEuroFilter(DEFAULT_ONE_EURO);
-  const five: (Landmarks5 | null)[] = [];
-  const sixtyEight: (Point[] | null)[] = [];
-  const dt = 1 / (fps > 0 ? fps : 25);
-  for (let k = 0; k < frames; k++) {
-    const face = track.faces.get(k);
-    if (!face) {
-      f5.reset();
-      f68.reset();
-      five.push(null);
-      sixtyEight.push(null);
-      continue;
-    }
-    const s5 = f5.filter(face.landmarks5.flat(), dt);
-    five.push(Array.from({ length: 5 }, (_, i) => [s5[2 * i]!, s5[2 * i + 1]!] as Point) as unknown as Landmarks5);
-    const s68 = f68.filter(face.landmarks68.flat(), dt);
-    sixtyEight.push(Array.from({ length: face.landmarks68.length }, (_, i) => [s68[2 * i]!, s68[2 * i + 1]!] as Point));
-  }
-  return { five, sixtyEight };
+  return { tracks: tracker.tracks(), frames: tracker.frames };
 }
 
 /** Swaps the clip's most present face to the identity `zId`; returns the marked WebM. Throws AbortError on cancel. */
@@ -281,7 +217,7 @@ export async function swapClip(o: ClipSwapOptions): Promise<ClipSwapResult> {
   } catch (e) {
     throw new ClipError(`${o.clip.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const landmarks = smoothedLandmarks(chosen, frames, fps);
+  const landmarks = smoothTrackLandmarks(chosen, frames, fps, DEFAULT_ONE_EURO);
   const tTrack = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();

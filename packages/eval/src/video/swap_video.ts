@@ -17,19 +17,17 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  appearanceDescriptor,
+  boxOf,
   chooseTrack,
+  ClipFaceTracker,
   CORE_VERSION,
   DEFAULT_ONE_EURO,
-  FaceTracker,
-  OneEuroFilter,
+  smoothTrackLandmarks,
   writeFileAtomic,
   type DetectedFace,
   type FaceTrack,
-  type FrameFace,
   type Landmarks5,
   type OneEuroParams,
-  type Point,
   type RawImage,
 } from '@faceshifter/core/node';
 import { ProgressBar } from '@faceshifter/train';
@@ -126,24 +124,6 @@ export function videoMark(info: { checkpoint: string; source: string; target: st
   };
 }
 
-function boxOf(points: readonly Point[]): FrameFace['box'] {
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const x = Math.min(...xs);
-  const y = Math.min(...ys);
-  return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
-}
-
-/** The detector's box moved and scaled with the landmarks: the box the landmark net looks in on the next frame. */
-function followBox(previous: FrameFace['box'], before: readonly Point[], after: readonly Point[]): FrameFace['box'] {
-  const a = boxOf(before);
-  const b = boxOf(after);
-  const s = a.width > 0 ? b.width / a.width : 1;
-  const cx = previous.x + previous.width / 2 + (b.x + b.width / 2 - (a.x + a.width / 2));
-  const cy = previous.y + previous.height / 2 + (b.y + b.height / 2 - (a.y + a.height / 2));
-  return { x: cx - (previous.width * s) / 2, y: cy - (previous.height * s) / 2, width: previous.width * s, height: previous.height * s };
-}
-
 /** Jitter: mean distance of each landmark from the mean of its neighbours one frame either side (px). */
 function jitterOf(seq: (Landmarks5 | null)[]): number {
   let s = 0;
@@ -165,31 +145,12 @@ interface TrackPass {
 }
 
 async function trackFaces(swapper: FaceSwapper, info: VideoInfo, detectEvery: number, bar: ProgressBar | null, clock: StageClock): Promise<TrackPass> {
-  const tracker = new FaceTracker();
-  const detector = swapper.pipeline.detector;
-  // The faces of the previous frame, by track id: where the landmark net looks between detections.
-  let previous = new Map<number, FrameFace>();
-  let k = 0;
+  const tracker = new ClipFaceTracker(swapper.pipeline.detector, { detectEvery, detectorKind: 'ssd', time: (stage, work) => clock.time(stage, work) });
   for await (const data of clock.frames(decodeFrames(info))) {
-    const frame: RawImage = { width: info.width, height: info.height, channels: 3, data };
-    let faces: FrameFace[];
-    if (k % detectEvery === 0) {
-      const found = await clock.time('detect', () => detector.detect(frame, { detector: 'ssd' }));
-      faces = found.map((f: DetectedFace) => ({ box: f.box, landmarks5: f.landmarks5, landmarks68: f.landmarks68, descriptor: appearanceDescriptor(frame, f.landmarks5) }));
-    } else {
-      faces = [];
-      for (const prior of previous.values()) {
-        const r = await clock.time('landmarks', () => detector.landmarksInBox(frame, prior.box));
-        if (!r) continue;
-        faces.push({ box: followBox(prior.box, prior.landmarks68, r.landmarks68), landmarks5: r.landmarks5, landmarks68: r.landmarks68, descriptor: appearanceDescriptor(frame, r.landmarks5) });
-      }
-    }
-    const ids = tracker.update(k, faces);
-    previous = new Map(ids.map((id, i) => [id, faces[i]!]));
-    k++;
-    bar?.update(k);
+    await tracker.next({ width: info.width, height: info.height, channels: 3, data });
+    bar?.update(tracker.frames);
   }
-  return { tracks: tracker.tracks(), frames: k };
+  return { tracks: tracker.tracks(), frames: tracker.frames };
 }
 
 /** The tracks side file: what a user reads to pick `--track N`. */
@@ -218,38 +179,6 @@ function tracksDocument(info: VideoInfo, pass: TrackPass, chosen: FaceTrack): un
   };
 }
 
-/** The chosen track's landmarks per frame, smoothed (a gap restarts the filter), or null where it has no face. */
-function smoothedLandmarks(track: FaceTrack, frames: number, fps: number, params: OneEuroParams | false): { five: (Landmarks5 | null)[]; raw: (Landmarks5 | null)[]; sixtyEight: (Point[] | null)[] } {
-  const f5 = params ? new OneEuroFilter(params) : null;
-  const f68 = params ? new OneEuroFilter(params) : null;
-  const five: (Landmarks5 | null)[] = [];
-  const raw: (Landmarks5 | null)[] = [];
-  const sixtyEight: (Point[] | null)[] = [];
-  const dt = 1 / (fps > 0 ? fps : 25);
-  for (let k = 0; k < frames; k++) {
-    const face = track.faces.get(k);
-    if (!face) {
-      f5?.reset();
-      f68?.reset();
-      five.push(null);
-      raw.push(null);
-      sixtyEight.push(null);
-      continue;
-    }
-    raw.push(face.landmarks5);
-    if (!f5 || !f68) {
-      five.push(face.landmarks5);
-      sixtyEight.push(face.landmarks68);
-      continue;
-    }
-    const s5 = f5.filter(face.landmarks5.flat(), dt);
-    five.push(Array.from({ length: 5 }, (_, i) => [s5[2 * i]!, s5[2 * i + 1]!] as Point) as unknown as Landmarks5);
-    const s68 = f68.filter(face.landmarks68.flat(), dt);
-    sixtyEight.push(Array.from({ length: face.landmarks68.length }, (_, i) => [s68[2 * i]!, s68[2 * i + 1]!] as Point));
-  }
-  return { five, raw, sixtyEight };
-}
-
 /** The temporary name the output is written under, beside it (so the final rename stays on one file system). */
 function partialName(out: string): string {
   return path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}.mp4`);
@@ -275,7 +204,7 @@ export async function swapVideo(o: VideoSwapOptions, swapper: FaceSwapper): Prom
   const chosen = chooseTrack(pass.tracks, o.track ?? 'auto');
   await writeFileAtomic(tracksFile, JSON.stringify(tracksDocument(info, pass, chosen), null, 2) + '\n');
   log(`[swap] ${pass.tracks.length} face track${pass.tracks.length === 1 ? '' : 's'} in ${pass.frames} frames (${tracksFile}); swapping track ${chosen.id}, frames ${chosen.firstFrame}–${chosen.lastFrame}`);
-  const landmarks = smoothedLandmarks(chosen, pass.frames, info.fps, o.smoothing ?? DEFAULT_ONE_EURO);
+  const landmarks = smoothTrackLandmarks(chosen, pass.frames, info.fps, o.smoothing ?? DEFAULT_ONE_EURO);
   const tTrack = (performance.now() - t0) / 1000;
 
   const zId = swapper.sourceIdentity(await swapper.analyse(o.source, sourcePhoto), o.sourceFaceIndex);
