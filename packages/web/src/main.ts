@@ -359,24 +359,29 @@ function pickReference(slot: RefSlot, file: File): void {
   void run(`Opening ${file.name}`, () => openReference(slot, controller.signal, previous));
 }
 
+/** A file input and its drop zone, each handing the picked or dropped file to `onFile` (the input is reset, so the same file can be picked again). */
+function wireFilePick(input: HTMLInputElement, drop: HTMLElement, onFile: (file: File) => void): void {
+  input.addEventListener('change', () => {
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) onFile(file);
+  });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('dragover');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('dragover'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('dragover');
+    const file = e.dataTransfer?.files[0];
+    if (file) onFile(file);
+  });
+}
+
 function wireReference(slot: RefSlot): void {
   const el = ui.reference(slot);
-  el.file.addEventListener('change', () => {
-    const file = el.file.files?.[0];
-    el.file.value = '';
-    if (file) pickReference(slot, file);
-  });
-  el.drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    el.drop.classList.add('dragover');
-  });
-  el.drop.addEventListener('dragleave', () => el.drop.classList.remove('dragover'));
-  el.drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    el.drop.classList.remove('dragover');
-    const file = e.dataTransfer?.files[0];
-    if (file) pickReference(slot, file);
-  });
+  wireFilePick(el.file, el.drop, (file) => pickReference(slot, file));
 }
 
 // ---- photos ------------------------------------------------------------------------------------------------------
@@ -614,22 +619,7 @@ function wireVideo(): void {
     ui.video.support.textContent = videoProblem;
     ui.video.support.hidden = false;
   }
-  ui.video.file.addEventListener('change', () => {
-    const file = ui.video.file.files?.[0];
-    ui.video.file.value = '';
-    if (file) pickClip(file);
-  });
-  ui.video.drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    ui.video.drop.classList.add('dragover');
-  });
-  ui.video.drop.addEventListener('dragleave', () => ui.video.drop.classList.remove('dragover'));
-  ui.video.drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    ui.video.drop.classList.remove('dragover');
-    const file = e.dataTransfer?.files[0];
-    if (file) pickClip(file);
-  });
+  wireFilePick(ui.video.file, ui.video.drop, pickClip);
   ui.video.swap.addEventListener('click', () => void run('Swapping the clip', swapVideo));
   ui.video.cancel.addEventListener('click', () => {
     cancelClicked = performance.now();
@@ -666,22 +656,7 @@ function responsibleUseHtml(markdown: string): string {
 
 function wirePhoto(role: Role): void {
   const el = ui.role(role);
-  el.file.addEventListener('change', () => {
-    const file = el.file.files?.[0];
-    el.file.value = '';
-    if (file) void run(`Reading the ${role} photo`, () => setPhoto(role, file));
-  });
-  el.drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    el.drop.classList.add('dragover');
-  });
-  el.drop.addEventListener('dragleave', () => el.drop.classList.remove('dragover'));
-  el.drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    el.drop.classList.remove('dragover');
-    const file = e.dataTransfer?.files[0];
-    if (file) void run(`Reading the ${role} photo`, () => setPhoto(role, file));
-  });
+  wireFilePick(el.file, el.drop, (file) => void run(`Reading the ${role} photo`, () => setPhoto(role, file)));
   el.face.addEventListener('change', () => {
     const photo = photos[role];
     if (!photo) return;
