@@ -19,7 +19,7 @@
  * ours − 0.5. A least-squares similarity commutes with shifting both point sets alike, so fitting in either
  * convention gives the same warp.
  */
-import { alignmentTransform, DEFAULT_LANDMARK_WEIGHTS, FFHQ_TEMPLATE, invertAffine, warpAffine, type AlignedFace, type BorderMode, type Landmarks5, type Point } from './alignment.js';
+import { alignmentTransform, DEFAULT_LANDMARK_WEIGHTS, estimateSimilarity, FFHQ_TEMPLATE, invertAffine, warpAffine, type AlignedFace, type BorderMode, type Landmarks5, type Point } from './alignment.js';
 import type { RawImage } from '../image/png.js';
 
 export const FACE_ALIGNMENTS = ['ffhq', 'reference', 'insightface'] as const;
@@ -87,6 +87,13 @@ export interface AlignmentSpec {
   border: BorderMode;
   /** Average k×k samples per output pixel when shrinking (ours); off for cv2's plain bilinear warpAffine. */
   supersample: boolean;
+  /**
+   * Which way the least-squares similarity is fitted: `to-template` (photo → crop, residuals in the crop: ours,
+   * skimage's as insightface uses it), or `from-template` (crop → photo, residuals in the photo, then inverted: the
+   * reference's matlab_cp2tform.py). Where the landmarks do not fit the template exactly the two differ (by 0.7% in
+   * scale and 1 px in translation on the reference-swap fixture's faces).
+   */
+  fit: 'to-template' | 'from-template';
 }
 
 const EQUAL = [1, 1, 1, 1, 1] as const;
@@ -94,17 +101,18 @@ const EQUAL = [1, 1, 1, 1, 1] as const;
 export function alignmentSpec(alignment: FaceAlignment, size: number): AlignmentSpec {
   switch (alignment) {
     case 'ffhq':
-      return { alignment, template: map5(FFHQ_TEMPLATE, ([x, y]) => [x * size, y * size]), weights: DEFAULT_LANDMARK_WEIGHTS, border: 'reflect', supersample: true };
+      return { alignment, template: map5(FFHQ_TEMPLATE, ([x, y]) => [x * size, y * size]), weights: DEFAULT_LANDMARK_WEIGHTS, border: 'reflect', supersample: true, fit: 'to-template' };
     case 'reference':
-      return { alignment, template: map5(referenceTemplatePixels(size), ([x, y]) => [x + 0.5, y + 0.5]), weights: EQUAL, border: 'constant', supersample: false };
+      return { alignment, template: map5(referenceTemplatePixels(size), ([x, y]) => [x + 0.5, y + 0.5]), weights: EQUAL, border: 'constant', supersample: false, fit: 'from-template' };
     case 'insightface':
-      return { alignment, template: map5(insightfaceTemplatePixels(size), ([x, y]) => [x + 0.5, y + 0.5]), weights: EQUAL, border: 'constant', supersample: false };
+      return { alignment, template: map5(insightfaceTemplatePixels(size), ([x, y]) => [x + 0.5, y + 0.5]), weights: EQUAL, border: 'constant', supersample: false, fit: 'to-template' };
   }
 }
 
 /** The photo-to-crop similarity (continuous coordinates) of a named alignment. */
 export function namedAlignmentTransform(landmarks: Landmarks5, size: number, alignment: FaceAlignment): ReturnType<typeof alignmentTransform> {
   const spec = alignmentSpec(alignment, size);
+  if (spec.fit === 'from-template') return invertAffine(estimateSimilarity(spec.template, landmarks, spec.weights));
   // alignmentTransform scales a template given as fractions of the side; these are already in pixels.
   const fractions = map5(spec.template, ([x, y]) => [x / size, y / size]);
   return alignmentTransform(landmarks, size, fractions, spec.weights);

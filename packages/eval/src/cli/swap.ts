@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, FACE_ALIGNMENTS, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type FaceAlignment, type IdentityEncoderName } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, CHANNEL_ORDERS, FACE_ALIGNMENTS, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type ChannelOrder, type FaceAlignment, type IdentityEncoderName } from '@faceshifter/core/node';
 import { runSwap } from '../swap/run.js';
 import { FaceSwapper } from '../swap/swapper.js';
 import { inspectMark } from '../video/inspect.js';
@@ -62,6 +62,7 @@ runCli(async () => {
     .option('checkpoint', { type: 'string', describe: 'AEI-Net run directory (newest checkpoint) or checkpoint directory' })
     .option('weights', { type: 'string', describe: "instead of --checkpoint: the reference's generator G_latest.pth (or reference-layout safetensors); config, alignment and channel order come from the file" })
     .option('hear-weights', { type: 'string', describe: "with --weights: the reference-layout HEAR-Net weights, to refine the swap" })
+    .option('channels', { choices: CHANNEL_ORDERS, describe: "channel order the networks are fed (default: what the weights record; BGR for the reference's files); another is warned about" })
     .option('align', { choices: FACE_ALIGNMENTS, describe: 'face alignment (default: what the weights were trained on, from the checkpoint or the file); another is warned about' })
     .option('landmarks', { type: 'string', describe: 'one pair: JSON of the 5 landmarks of source and target, used instead of detection (see swap/landmarks.ts)' })
     .option('source', { type: 'string', describe: 'photo of the identity to put in' })
@@ -110,6 +111,7 @@ runCli(async () => {
       weights: argv.weights,
       hearWeights: argv.hearWeights,
       align: argv.align as FaceAlignment | undefined,
+      channels: argv.channels as ChannelOrder | undefined,
       hear: argv.hear,
       identity: argv.identity as IdentityEncoderName | undefined,
       identityWeights: argv.identityWeights,
@@ -130,6 +132,7 @@ runCli(async () => {
     weights: argv.weights,
     hearWeights: argv.hearWeights,
     align: argv.align as FaceAlignment | undefined,
+    channels: argv.channels as ChannelOrder | undefined,
     landmarks: argv.landmarks,
     hear: argv.hear,
     source: argv.source,

@@ -9,6 +9,7 @@ import {
   loadReferenceAEI,
   loadReferenceHEAR,
   readWeightsFile,
+  type ChannelOrder,
   type FaceAlignment,
   type FaceInput,
   ImageDecodeError,
@@ -48,6 +49,11 @@ export interface FaceSwapperOptions {
   hearWeights?: string;
   /** The alignment to crop faces with; default: what the weights were trained on. A different one is warned about. */
   align?: FaceAlignment;
+  /**
+   * The channel order the networks are fed; default: what the weights record (BGR for the reference's files, the
+   * order its training Dataset reads; its inference_demo.py feeds RGB). A different one is warned about.
+   */
+  channels?: ChannelOrder;
   /** HEAR-Net run or checkpoint; when given, the swap is refined with it (faceshifter.md, stage 2). */
   hear?: string;
   /** The identity encoder AEI-Net was trained with; default: the run's config.yaml, else face-api-recognition-centred. */
@@ -63,10 +69,17 @@ export interface FaceSwapperOptions {
 }
 
 /** The alignment to crop with: the weights' own, or the user's, with one warning line when the two differ. */
-function chooseFaceInput(trained: FaceInput, align: FaceAlignment | undefined, what: string, log: (line: string) => void): FaceInput {
-  if (align === undefined || align === trained.align) return trained;
-  log(`[swap] warning: --align ${align}, but ${what} was trained on ${trained.align}-aligned faces; its swaps will be off (leave out --align to use ${trained.align})`);
-  return { ...trained, align };
+function chooseFaceInput(trained: FaceInput, align: FaceAlignment | undefined, channels: ChannelOrder | undefined, what: string, log: (line: string) => void): FaceInput {
+  let faces = trained;
+  if (align !== undefined && align !== trained.align) {
+    log(`[swap] warning: --align ${align}, but ${what} was trained on ${trained.align}-aligned faces; its swaps will be off (leave out --align to use ${trained.align})`);
+    faces = { ...faces, align };
+  }
+  if (channels !== undefined && channels !== trained.channels) {
+    log(`[swap] warning: --channels ${channels}, but ${what} records ${trained.channels.toUpperCase()} input; leave out --channels to use ${trained.channels}`);
+    faces = { ...faces, channels };
+  }
+  return faces;
 }
 
 /** Reads and decodes a photo; a missing or unreadable file is a one-line error naming it and the fix. */
@@ -174,7 +187,7 @@ export class FaceSwapper {
         }
         found = options.identity ? { name: options.identity, weights: options.identityWeights, from: '--identity' } : trainedIdentityEncoder(options.checkpoint!, a.dir);
       }
-      const faces = chooseFaceInput(trained, options.align, named, log);
+      const faces = chooseFaceInput(trained, options.align, options.channels, named, log);
       const identity = await loadIdentityEncoder(found.name, {
         weights: idWeights ?? found.weights,
         input: faces.align,
