@@ -1,17 +1,17 @@
 /**
  * Video swapping speed (`yarn bench --figures videoSwapFps`): `yarn swap --video` on a clip made here with the
- * bundled ffmpeg (a face panned across a plain background, 192×144, 25 fps), with randomly initialised AEI-Nets:
+ * bundled ffmpeg (the video tests' clip: a face panned and zoomed across a plain background, 192×144, 25 fps), with randomly initialised AEI-Nets:
  * the tiny preset at 64² and the paper preset at 256² (c_id 128, the face-api identity). The time per frame is
  * split into the stages the command takes, both passes together (decode is counted twice: once per pass), so the
  * slow stage is visible.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AEINet, resolveModelConfig, saveCheckpoint, type ModelConfig } from '@faceshifter/core/node';
-import { FaceSwapper, swapVideo, videoTools, type StageSeconds } from '@faceshifter/eval';
+import { FaceSwapper, swapVideo, type StageSeconds } from '@faceshifter/eval';
+import { pannedClip } from '../packages/eval/src/video/test_utils/clips.js';
 
 const FACES = fileURLToPath(new URL('../datasets/embedded/faces/', import.meta.url));
 
@@ -23,15 +23,6 @@ export interface VideoSwapResult {
   fps: number;
   /** Milliseconds per frame, per stage. */
   msPerFrame: Record<keyof StageSeconds, number> & { total: number };
-}
-
-function pannedClip(out: string, frames: number): void {
-  const r = spawnSync(videoTools().ffmpeg, [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x808890:s=192x144:r=25:d=4', '-loop', '1', '-i', FACES + 'face-api-sample1_f0.png',
-    '-filter_complex', "[1]scale=96:96[f];[0][f]overlay=x='20+t*30':y='16+t*6':shortest=1",
-    '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
-  ], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
 }
 
 async function benchOne(model: VideoSwapResult['model'], config: ModelConfig, frames: number, detectEvery: number, dir: string): Promise<VideoSwapResult> {

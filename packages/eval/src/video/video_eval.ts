@@ -43,7 +43,7 @@ export interface VideoFramesOptions {
 export interface VideoFrames {
   pairs: EvalPair[];
   /** Per video: the aligned frames written (file, frame index). */
-  videos: { file: string; identity: string; frames: { file: string; index: number }[] }[];
+  videos: { file: string; identity: string; info: VideoInfo; frames: { file: string; index: number }[] }[];
   skipped: { file: string; reason: string }[];
 }
 
@@ -111,7 +111,7 @@ export async function extractVideoFrames(o: VideoFramesOptions): Promise<VideoFr
       skipped.push({ file, reason: 'no face in any of the chosen frames' });
       continue;
     }
-    videos.push({ file, identity, frames });
+    videos.push({ file, identity, info, frames });
   }
   for (const s of skipped) log(`[eval] skipped ${s.file}: ${s.reason}`);
   if (videos.length < 2) throw new Error(`${o.videos}: only ${videos.length} video(s) with a face; the protocol pairs frames across videos, so it needs at least 2`);
@@ -152,7 +152,7 @@ export interface VideoStabilityResult {
 export async function videoStability(o: VideoStabilityOptions): Promise<VideoStabilityResult> {
   const perVideo: VideoStabilityResult['perVideo'] = [];
   for (const [i, v] of o.videos.entries()) {
-    const info = probeVideo(v.file);
+    const info = v.info;
     const start = Math.max(0, Math.floor((info.frames - o.frames) / 2));
     const source = await decodeImage(o.videos[(i + 1) % o.videos.length]!.frames[0]!.file);
     const meter = new TemporalStabilityMeter();
