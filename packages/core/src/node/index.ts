@@ -11,6 +11,7 @@
 import { installPlatform } from '../platform.js';
 import { nodeModelFiles } from './package_files.js';
 import { readWeightsFile } from './weights_file_fs.js';
+import { nodeLogicalCores, threadedWasmFactory } from './wasm_threads.js';
 
 installPlatform({
   name: 'node',
@@ -18,6 +19,9 @@ installPlatform({
   readWeightsFile,
   // face-api's Node build that takes this project's @tensorflow/tfjs as an external require (see faces/detector.ts).
   faceApi: () => import('@vladmandic/face-api/dist/face-api.node-wasm.js'),
+  logicalCores: nodeLogicalCores,
+  // tfjs's own init runs wasm on one thread in Node; this starts its threaded binary (see wasm_threads.ts).
+  wasmThreadsFactory: threadedWasmFactory,
 });
 
 export * from '../index.js';
