@@ -6,7 +6,7 @@ import { parseThreads, selectBackend } from './select_backend.js';
 async function convAndGradients(): Promise<Float32Array[]> {
   const x = tf.randomNormal([2, 24, 24, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 16, 32], 0, 0.2, 'float32', 2) as tf.Tensor4D;
-  const f = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor => tf.sum(tf.square(tf.conv2d(a, b, 2, 'same')));
+  const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
   const y = tf.conv2d(x, w, 1, 'same');
   const [dx, dw] = tf.grads(f)([x, w]);
   const out = await Promise.all([y, dx!, dw!].map(async (t) => (await t.data()) as Float32Array));
