@@ -162,7 +162,11 @@ async function loadWasm(_auto: boolean, options: SelectBackendOptions): Promise<
 
 /** Why a browser's wasm backend runs on fewer threads than asked for. */
 function fewerThreadsReason(): string {
-  if (isNode()) return 'the threaded wasm binary did not start';
+  if (isNode()) {
+    return platform().wasmThreadsFactory
+      ? 'the threaded wasm binary started fewer'
+      : "Node's platform adapters are not installed (import '@faceshifter/core/node'), so tfjs's one-thread init ran";
+  }
   if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
     return 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp), so there is no SharedArrayBuffer';
   }

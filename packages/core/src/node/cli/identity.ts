@@ -10,7 +10,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { embedImage, importIdentityWeights } from '../identity_commands.js';
 import { INSIGHTFACE_ENCODER_NAMES } from '../../identity/insightface_encoder.js';
 import { IDENTITY_ENCODERS } from '../../identity/registry.js';

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { loadModelConfig } from '../config_files.js';
 import { formatSummary, NETWORK_TITLES, SUMMARIZED_NETWORKS, summarizeModelConfig } from '../../models/summary.js';
 import { runCli, usageFailure } from './run_cli.js';

@@ -10,7 +10,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { exportWeights, importWeights, inspectWeights } from '../weights_commands.js';
 import { NETWORK_NAMES, type NetworkName } from '../../weights/reference_mapping.js';
 import { CHANNEL_ORDERS } from '../../faces/face_input.js';
