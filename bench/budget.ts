@@ -10,11 +10,11 @@ import type { FigureName, FigureValues } from './figures.js';
 export type FigureOutcome = { values: FigureValues } | { notMeasured: string };
 
 /** Runs `bench/main.ts --figures <name> --json` in a child process, killed after `budgetS` seconds. */
-export function runFigureInChild(name: FigureName, args: { backend: string; runs: number; clock: string; budgetS: number }): Promise<FigureOutcome> {
+export function runFigureInChild(name: FigureName, args: { backend: string; threads: number | null; runs: number; clock: string; budgetS: number }): Promise<FigureOutcome> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, process.argv[1]!, '--figures', name, '--json', '--backend', args.backend, '--runs', String(args.runs), '--clock', args.clock],
+      [...process.execArgv, process.argv[1]!, '--figures', name, '--json', '--backend', args.backend, ...(args.threads !== null ? ['--threads', String(args.threads)] : []), '--runs', String(args.runs), '--clock', args.clock],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let stdout = '';

@@ -1,10 +1,10 @@
 /**
- * `yarn bench [--backend b] [--json] [--figures a,b] [--budget-s N]`: the project's speed figures. Not a test:
+ * `yarn bench [--backend b] [--threads N] [--json] [--figures a,b] [--budget-s N]`: the project's speed figures. Not a test:
  * nothing here asserts a time. Human-readable tables go to stdout; with --json, stdout carries exactly one JSON object.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, currentWebGPUAdapter, runCli, selectBackend, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, currentWebGPUAdapter, runCli, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { runFigureInChild } from './budget.js';
 import { FIGURE_NAMES, FIGURES, type FigureName, type FigureValues } from './figures.js';
 import { CLOCKS, type Clock } from './timing.js';
@@ -14,6 +14,7 @@ runCli(async () => {
     .scriptName('yarn bench')
     .usage('$0 [--backend b] [--json]\n\nTimes the conv kernels (forward, input gradient, filter gradient) and one AEI-Net forward pass at 256², one aei-tiny training step and the identity encoders.')
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend to measure' })
+    .option('threads', THREADS_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object instead of tables' })
     .option('runs', { type: 'number', default: 5, describe: 'timed runs per figure (the median is reported)' })
     .option('aei256-step', {
@@ -31,12 +32,16 @@ runCli(async () => {
       if (unknown.length) throw new Error(`--figures: unknown figure ${unknown.join(', ')}; choose from ${FIGURE_NAMES.join(', ')}`);
       if (a['budget-s'] !== undefined && !(a['budget-s'] > 0)) throw new Error('--budget-s: expected a positive number of seconds');
       if (!(a.runs >= 1)) throw new Error('--runs: expected at least 1');
+      if (a.clock === 'cpu' && (a.threads ?? 1) > 1) throw new Error('--clock cpu sums the time of every thread; time --threads above 1 with --clock wall');
       return true;
     })
     .strict()
     .parse();
 
-  const backend = await selectBackend(argv.backend);
+  const backend = await selectBackend(argv.backend, { threads: argv.threads });
+  // The count that runs (wasm), so that figures at different counts are never confused.
+  const threads = backend === 'wasm' ? (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount() : null;
+  if (argv.clock === 'cpu' && threads !== null && threads > 1) throw new Error('--clock cpu sums the time of every thread; time more than 1 thread with --clock wall');
   // Figures on an emulated adapter (SwiftShader, llvmpipe) are CPU emulation: marked, never GPU speed.
   const adapter = backend === 'webgpu' ? await currentWebGPUAdapter() : null;
   const progress = (figure: string, value: unknown): void => void process.stderr.write(`[bench] ${figure}: ${JSON.stringify(value)}\n`);
@@ -56,7 +61,7 @@ runCli(async () => {
       continue;
     }
     const started = performance.now();
-    const outcome = await runFigureInChild(name, { backend, runs: argv.runs, clock: argv.clock, budgetS });
+    const outcome = await runFigureInChild(name, { backend, threads, runs: argv.runs, clock: argv.clock, budgetS });
     if ('values' in outcome) Object.assign(values, pick(outcome.values, name));
     else {
       notMeasured[name] = outcome.notMeasured;
@@ -67,6 +72,7 @@ runCli(async () => {
 
   const report = {
     backend,
+    ...(threads !== null ? { threads } : {}),
     ...(adapter ? { adapter, emulated: adapter.emulated } : {}),
     clock: argv.clock,
     runs: argv.runs,
@@ -85,7 +91,7 @@ runCli(async () => {
     return;
   }
   const ms = (v: number | null, name: FigureName): string => (v !== null ? `${v} ms` : `not measured (${notMeasured[name] ?? 'not asked for'})`);
-  console.log(`backend: ${backend}${adapter ? `, adapter ${adapter.vendor} ${adapter.architecture}${adapter.emulated ? ' (EMULATED on the CPU: not GPU speed)' : ''}` : ''}\n`);
+  console.log(`backend: ${backend}${threads !== null ? ` (${threads} thread${threads === 1 ? '' : 's'})` : ''}${adapter ? `, adapter ${adapter.vendor} ${adapter.architecture}${adapter.emulated ? ' (EMULATED on the CPU: not GPU speed)' : ''}` : ''}\n`);
   if (report.conv) console.table(report.conv.map((r) => ({ case: r.name, pass: r.pass, ms: r.ms, 'GFLOP/s': r.gflops })));
   const halves = values.aeiForward256 ? ` (encoder ${values.aeiForward256.encoderMs} ms, generator ${values.aeiForward256.generatorMs} ms)` : '';
   console.log(`AEI-Net forward, 256², batch 1, c_id 128: ${ms(report.aeiForward256Ms, 'aeiForward256Ms')}${halves}; PyTorch, 1 core: 1300 ms`);

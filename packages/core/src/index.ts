@@ -12,7 +12,16 @@ export type { PlatformAdapters } from './platform.js';
 export { CORE_VERSION } from './version.js';
 
 // Backends: selection, and the wasm training kernels it registers.
-export { selectBackend, BackendUnavailableError, BACKEND_CHOICES } from './backend/select_backend.js';
+export {
+  selectBackend,
+  BackendUnavailableError,
+  BACKEND_CHOICES,
+  THREADS_OPTION,
+  MAX_WASM_THREADS,
+  parseThreads,
+  defaultWasmThreads,
+  logicalCores,
+} from './backend/select_backend.js';
 export type { BackendRequest, BackendName, SelectBackendOptions } from './backend/select_backend.js';
 export { registerCpuKernels, registerWasmTrainingKernels } from './backend/register_all_kernels.js';
 export { probeWebGPUAdapter, describeWebGPUAdapter, currentWebGPUAdapter } from './backend/webgpu.js';

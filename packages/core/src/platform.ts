@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { ModelFiles } from './faces/model_files.js';
 import type { SafetensorsFile } from './weights/safetensors.js';
 import type { ReadWeightsOptions } from './weights/weights_file.js';
@@ -18,9 +19,25 @@ export interface PlatformAdapters {
   faceApi: (() => Promise<unknown>) | null;
   /** Which host this is, for messages. */
   name: string;
+  /** This machine's logical cores, where navigator.hardwareConcurrency does not say (Node 20). */
+  logicalCores: (() => number) | null;
+  /**
+   * A 'wasm' backend factory that runs XNNPACK on `threads` threads, given the wasm package's BackendWasm class;
+   * null where tfjs's own init is used (a browser).
+   */
+  wasmThreadsFactory:
+    | ((threads: number, backendClass: new (module: never) => tf.KernelBackend) => () => Promise<tf.KernelBackend>)
+    | null;
 }
 
-const current: PlatformAdapters = { modelFiles: null, readWeightsFile: null, faceApi: null, name: 'browser' };
+const current: PlatformAdapters = {
+  modelFiles: null,
+  readWeightsFile: null,
+  faceApi: null,
+  name: 'browser',
+  logicalCores: null,
+  wasmThreadsFactory: null,
+};
 
 /** Installs (a part of) the host's adapters; later calls replace the parts they name. */
 export function installPlatform(adapters: Partial<PlatformAdapters>): void {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, checkpointFaceInput, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, decodeImage, loadFaceDetector, readCheckpoint, type FaceDetector, type FaceAlignment, type FaceInput, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, checkpointFaceInput, DEFAULT_FACE_INPUT, FACE_ALIGNMENTS, IDENTITY_ENCODERS, decodeImage, loadFaceDetector, readCheckpoint, type FaceDetector, type FaceAlignment, type FaceInput, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest, type HEARNet, type IdentityEncoderName, type RawImage } from '@faceshifter/core/node';
 import { datasetAlignment, findCheckpoint, ProgressBar, trainedIdentityEncoder } from '@faceshifter/train';
 import { DEFAULT_ID_NETWORK, EVAL_METHODS, FaceMetrics, aeiSwapFn, evaluatePairs, sameNetworkWarning, type EvalMethod, type SwapFn } from '../metrics/evaluate.js';
 import { datasetPairs, readPairsCsv, type EvalPair } from '../metrics/pairs.js';
@@ -37,6 +37,7 @@ runCli(async () => {
     .option('align', { choices: FACE_ALIGNMENTS, describe: "how the images are aligned (default: the checkpoint's, else the dataset's, else ffhq); the identity networks crop accordingly" })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the dataset pairing and the bootstrap intervals' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .conflicts('pairs', 'dataset')
     .conflicts('videos', ['pairs', 'dataset'])
     .check((a) => {
@@ -53,7 +54,7 @@ runCli(async () => {
     .strict()
     .fail(usageFailure)
     .parse();
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   let pairs: EvalPair[] = argv.pairs ? await readPairsCsv(argv.pairs) : argv.dataset ? await datasetPairs(argv.dataset, argv.seed) : [];
   let swap: SwapFn | undefined;
   let resolution = argv.resolution ?? 256;

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { parseShard } from '@faceshifter/train';
 import { loadExperiment } from '../experiments/experiment.js';
 import { runExperiment, writeResults } from '../experiments/runner.js';
@@ -29,6 +29,7 @@ runCli(async () => {
     )
     .option('out', { type: 'string', describe: 'results folder (default: <experiment folder>/results/<name>)' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .demandCommand(1, 'give a command: run or report')
     .strict()
     .fail(usageFailure)
@@ -41,7 +42,7 @@ runCli(async () => {
     process.stdout.write(`wrote ${w.csv} and ${w.md} (${w.rows} row(s))${w.missing.length ? `; not finished yet: ${w.missing.join(', ')}` : ''}\n`);
     return;
   }
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const shard = argv.shard !== undefined ? parseShard(String(argv.shard)) : undefined;
   const s = await runExperiment(experiment, {
     steps: argv.steps as number | undefined,

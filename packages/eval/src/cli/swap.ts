@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, CHANNEL_ORDERS, FACE_ALIGNMENTS, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type ChannelOrder, type FaceAlignment, type IdentityEncoderName } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, CHANNEL_ORDERS, FACE_ALIGNMENTS, IDENTITY_ENCODERS, runCli, usageFailure, selectBackend, type BackendRequest, type ChannelOrder, type FaceAlignment, type IdentityEncoderName } from '@faceshifter/core/node';
 import { runSwap } from '../swap/run.js';
 import { FaceSwapper } from '../swap/swapper.js';
 import { inspectMark } from '../video/inspect.js';
@@ -85,6 +85,7 @@ runCli(async () => {
     .option('smoothing', { type: 'string', default: 'on', describe: 'video: landmark smoothing, "on" (One-Euro 1.0 Hz, beta 0.05), "off", or "minCutoff,beta[,dCutoff]"' })
     .option('inspect', { type: 'string', describe: "print the synthetic mark of a swapped PNG or MP4, and nothing else" })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .check((a) => {
       if (a.inspect !== undefined) return true;
       if ((a.checkpoint === undefined) === (a.weights === undefined)) throw new Error('name the AEI-Net with exactly one of --checkpoint <run|checkpoint> or --weights <G_latest.pth>');
@@ -105,7 +106,7 @@ runCli(async () => {
     if (argv.out === undefined) throw new Error('--video needs --out: the MP4 file to write, e.g. --out swap.mp4');
     const track = parseTrack(argv.track);
     const smoothing = parseSmoothing(argv.smoothing);
-    await selectBackend(argv.backend);
+    await selectBackend(argv.backend, { threads: argv.threads });
     const swapper = await FaceSwapper.load({
       checkpoint: argv.checkpoint,
       weights: argv.weights,
@@ -126,7 +127,7 @@ runCli(async () => {
     }
     return;
   }
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const report = await runSwap({
     checkpoint: argv.checkpoint,
     weights: argv.weights,

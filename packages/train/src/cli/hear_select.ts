@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, checkpointFaceInput, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, checkpointFaceInput, IDENTITY_ENCODERS, loadCheckpointNetworks, loadIdentityEncoder, runCli, usageFailure, selectBackend, type AEINet, type BackendRequest } from '@faceshifter/core/node';
 import { selectHearImages } from '../data/hear_select.js';
 import { existsSync, promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +24,7 @@ runCli(async () => {
     .option('identity-weights', { type: 'string', describe: "weights (.pth/safetensors) of an InsightFace --identity encoder (default: the run's identity.weights)" })
     .option('batch-size', { type: 'number', default: 8 })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .strict()
     .fail(usageFailure)
     .parse();
@@ -38,7 +39,7 @@ runCli(async () => {
   process.once('exit', (code) => {
     if (code !== 0 && created) rmSync(created, { recursive: true, force: true });
   });
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const checkpoint = await findCheckpoint(argv.checkpoint);
   const { networks, dispose, meta } = await loadCheckpointNetworks(checkpoint, { only: ['aei'] });
   const faces = checkpointFaceInput(meta);

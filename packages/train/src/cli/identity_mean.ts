@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, IDENTITY_ENCODERS, decodeImage, identityMean, imageToTensor, l2Normalize, loadIdentityEncoder, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { readManifest } from '../data/manifest.js';
 
 runCli(async () => {
@@ -19,10 +19,11 @@ runCli(async () => {
     .option('encoder', { choices: IDENTITY_ENCODERS, default: 'face-api-recognition' as (typeof IDENTITY_ENCODERS)[number], describe: 'identity encoder' })
     .option('weights', { type: 'string', describe: 'PyTorch weights (.pth or safetensors) of an InsightFace encoder' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .strict()
     .fail(usageFailure)
     .parse();
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const { root, rows } = await readManifest(argv.dataset);
   const encoder = await loadIdentityEncoder(argv.encoder, { weights: argv.weights });
   try {

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, FACE_ALIGNMENTS, runCli, usageFailure, selectBackend, type BackendRequest, type FaceAlignment } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, FACE_ALIGNMENTS, runCli, usageFailure, selectBackend, type BackendRequest, type FaceAlignment } from '@faceshifter/core/node';
 import { mergeShards, parseShard, prepareDataset, type Layout } from '../data/prepare.js';
 
 runCli(async () => {
@@ -37,6 +37,7 @@ runCli(async () => {
     .option('min-eye-distance', { type: 'number', default: 20, describe: 'skip faces whose eyes are closer than this (photo pixels)' })
     .option('merge', { type: 'boolean', default: false, describe: 'write manifest.csv and skipped.csv from the parts of a sharded run' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend for detection' })
+    .option('threads', THREADS_OPTION)
     .check((a) => {
       if (!a.merge && !a.input) throw new Error('Missing --input <folder of photos> (or pass --merge to join shard manifests).');
       if (a.merge && a.input) throw new Error('--merge joins existing parts in --output; it takes no --input.');
@@ -51,7 +52,7 @@ runCli(async () => {
     process.stdout.write(`merged ${parts} parts: ${faces} faces in ${argv.output}/manifest.csv\n`);
     return;
   }
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const summary = await prepareDataset({
     input: argv.input!,
     output: argv.output,

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
+import { BACKEND_CHOICES, THREADS_OPTION, runCli, usageFailure, selectBackend, type BackendRequest } from '@faceshifter/core/node';
 import { formatDuration } from '../logging/progress.js';
 import { train } from '../trainers/run.js';
 
@@ -17,6 +17,7 @@ runCli(async () => {
     .option('out', { type: 'string', default: 'runs', describe: 'parent folder of run directories; a run is <out>/<name>' })
     .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .check((a) => {
       if (!a.config && !a.resume) throw new Error('Missing --config <yaml> (e.g. --config configs/aei-tiny.yaml), or --resume <run dir>.');
       return true;
@@ -25,7 +26,7 @@ runCli(async () => {
     .fail(usageFailure)
     .parse();
 
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const { runDir, result } = await train({ config: argv.config, overrides: argv.set, out: argv.out, resume: argv.resume });
   const losses = Object.keys(result.last).filter((k) => k.startsWith('loss/'));
   const lines = [

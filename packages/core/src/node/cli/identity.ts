@@ -10,7 +10,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { embedImage, importIdentityWeights } from '../identity_commands.js';
 import { INSIGHTFACE_ENCODER_NAMES } from '../../identity/insightface_encoder.js';
 import { IDENTITY_ENCODERS } from '../../identity/registry.js';
@@ -21,6 +22,7 @@ runCli(async () => {
     .scriptName('yarn identity')
     .usage('$0 <import|embed> [options]\n\nIdentity networks from PyTorch weights (InsightFace IR-SE50, arcface_torch iresnets).')
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .command(
       'import',
       "check an InsightFace network's .pth against its architecture and write it as safetensors",
@@ -31,7 +33,7 @@ runCli(async () => {
           .option('out', { type: 'string', demandOption: true, describe: 'safetensors file to write' })
           .option('entry', { type: 'string', describe: 'key of the state_dict inside a checkpoint that holds several' }),
       async (argv) => {
-        await selectBackend(argv.backend);
+        await selectBackend(argv.backend, { threads: argv.threads });
         const r = await importIdentityWeights({ encoder: argv.encoder, input: argv.in, out: argv.out, entry: argv.entry });
         process.stdout.write(`wrote ${argv.out}: ${argv.encoder}, ${r.tensors} tensors, ${r.parameters.toLocaleString('en-US')} parameters, ${(r.bytes / 1024 / 1024).toFixed(1)} MiB\n`);
       },
@@ -47,7 +49,7 @@ runCli(async () => {
           .option('aligned-112', { type: 'boolean', default: false, describe: "the image is a 112² crop in the network's own alignment: no warp" })
           .option('json', { type: 'boolean', default: false, describe: 'print {encoder, dim, embedding} as JSON' }),
       async (argv) => {
-        await selectBackend(argv.backend, { log: () => {} });
+        await selectBackend(argv.backend, { threads: argv.threads, log: () => {} });
         const r = await embedImage({ encoder: argv.encoder, weights: argv.weights, image: argv.image, aligned112: argv.aligned112 });
         process.stdout.write(argv.json ? JSON.stringify(r) + '\n' : r.embedding.map((v) => v.toPrecision(7)).join(' ') + '\n');
       },

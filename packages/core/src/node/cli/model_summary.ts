@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { loadModelConfig } from '../config_files.js';
 import { formatSummary, NETWORK_TITLES, SUMMARIZED_NETWORKS, summarizeModelConfig } from '../../models/summary.js';
 import { runCli, usageFailure } from './run_cli.js';
@@ -21,11 +22,12 @@ runCli(async () => {
     .option('config', { type: 'string', demandOption: true, describe: "YAML config file with a 'model:' section" })
     .option('json', { type: 'boolean', default: false, describe: 'print only the trainable counts as one JSON object' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend' })
+    .option('threads', THREADS_OPTION)
     .strict()
     .fail(usageFailure)
     .parse();
 
-  await selectBackend(argv.backend);
+  await selectBackend(argv.backend, { threads: argv.threads });
   const config = loadModelConfig(argv.config);
   const summaries = summarizeModelConfig(config);
   if (argv.json) {

@@ -10,7 +10,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from '../../backend/select_backend.js';
+// From the Node entry, which installs Node's platform adapters: without them wasm would run on one thread.
+import { BACKEND_CHOICES, THREADS_OPTION, selectBackend, type BackendRequest } from '../index.js';
 import { exportWeights, importWeights, inspectWeights } from '../weights_commands.js';
 import { NETWORK_NAMES, type NetworkName } from '../../weights/reference_mapping.js';
 import { CHANNEL_ORDERS } from '../../faces/face_input.js';
@@ -29,6 +30,7 @@ runCli(async () => {
     .scriptName('yarn weights')
     .usage('$0 <export|import|inspect> [options]\n\nCheckpoints ↔ the PyTorch reference implementation\'s weights (.pth or safetensors).')
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendRequest, describe: 'tfjs backend that builds the networks' })
+    .option('threads', THREADS_OPTION)
     .command(
       'export',
       'write a checkpoint\'s weights in the reference\'s names and layouts',
@@ -42,7 +44,7 @@ runCli(async () => {
             describe: 'network to export; all = every network in the checkpoint, names prefixed with aei./hearnet./discriminator.',
           }),
       async (argv) => {
-        await selectBackend(argv.backend);
+        await selectBackend(argv.backend, { threads: argv.threads });
         const r = await exportWeights({ checkpoint: argv.checkpoint, out: argv.out, network: argv.network });
         process.stdout.write(`wrote ${argv.out}: ${r.networks.join(', ')}, ${r.tensors} tensors, ${megabytes(r.bytes)}\n`);
       },
@@ -64,7 +66,7 @@ runCli(async () => {
             describe: 'network each input holds; auto reads the file metadata or the tensor names',
           }),
       async (argv) => {
-        await selectBackend(argv.backend);
+        await selectBackend(argv.backend, { threads: argv.threads });
         const meta = await importWeights({ inputs: argv.in, config: argv.config, out: argv.out, network: argv.network, entry: argv.entry, align: argv.align, channels: argv.channels });
         process.stdout.write(`wrote checkpoint ${argv.out}: ${meta.networks.join(', ')} (${meta.faces!.align} alignment, ${meta.faces!.channels.toUpperCase()})\n`);
       },
