@@ -12,6 +12,7 @@ describe('registerWasmTrainingKernels', () => {
       'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput',
       'FusedConv2D',
+      'Identity',
       'MaxPoolGrad',
     ]);
     registerWasmTrainingKernels();

@@ -6,6 +6,7 @@ import { conv2DBackpropInputConfig } from './kernels/Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './kernels/DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/DepthwiseConv2dNativeBackpropInput.js';
 import { fusedConv2DConfig } from './kernels/FusedConv2D.js';
+import { identityConfig } from './kernels/Identity.js';
 import { maxPoolGradConfig } from './kernels/MaxPoolGrad.js';
 import { rememberStockKernel } from './kernels/stock_kernels.js';
 
@@ -16,7 +17,8 @@ import { rememberStockKernel } from './kernels/stock_kernels.js';
  * speed, through every op of AEI-Net, HEAR-Net, the discriminator and the frozen identity networks. Conv2D and
  * FusedConv2D are replaced too, for weight-heavy layers only (the generator's 1024-channel blocks), where packing
  * each step's new weights for XNNPACK's conv costs more than the convolution; other shapes go to the stock kernels.
- * Each lives in kernels/<KernelName>.ts and is built on the backend's XNNPACK convolution and GEMM.
+ * Identity is replaced by one that shares its input's data instead of copying it (the engine clones every tensor
+ * it saves for the backward pass). Each lives in kernels/<KernelName>.ts and is built on the backend's XNNPACK convolution and GEMM.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2DConfig,
@@ -26,6 +28,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   maxPoolGradConfig,
+  identityConfig,
 ];
 
 /**
